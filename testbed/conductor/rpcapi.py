@@ -1,0 +1,27 @@
+"""RPC client of the conductor (topic ``conductor``): the orchestrator of multi-host work."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from testbed.context import RequestContext
+from testbed.rpc import RpcClient
+
+
+class ConductorAPI(RpcClient):
+    """What the api asks of the conductor."""
+
+    topic = "conductor"
+
+    def build_instances(
+        self, ctx: RequestContext, instance_uuids: list[str], request_spec: dict[str, Any]
+    ) -> None:
+        """Schedule and build instances already recorded in the store (vm_state building,
+        task_state scheduling).  Cast: the api answers 202 before this runs.
+
+        ``request_spec``: ``{flavor: {...}, image: {...} | None, availability_zone,
+        project_id, user_id, num_instances, scheduler_hints, requested_networks,
+        block_device_mappings: [...], is_bfv, server_group: {uuid, policy} | None,
+        force_hosts, force_nodes}``.
+        """
+        self._cast(ctx, "build_instances", instance_uuids=instance_uuids, request_spec=request_spec)

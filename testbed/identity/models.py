@@ -1,0 +1,3 @@
+"""Tables of the identity service."""
+
+from __future__ import annotations

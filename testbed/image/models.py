@@ -1,0 +1,3 @@
+"""Tables of the image service."""
+
+from __future__ import annotations

@@ -1,0 +1,3 @@
+"""Tables of the network service."""
+
+from __future__ import annotations

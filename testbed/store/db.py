@@ -1,0 +1,133 @@
+"""The :class:`Store`: an engine, short transactions, and the trace of every write.
+
+Rules for callers: keep a session short; never call the bus, the driver or the clock's
+``sleep`` inside one (on SQLite all sessions share one lock).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from sqlalchemy import create_engine, event, inspect
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import StaticPool
+
+from testbed.context import current_context, current_service
+from testbed.store.base import Base, TimestampMixin
+from testbed.trace import Tracer
+
+__all__ = ["Store"]
+
+
+class Store:
+    """State in a SQL database.  ``url`` is any SQLAlchemy URL; ``sqlite://`` is in memory."""
+
+    def __init__(
+        self, url: str = "sqlite://", *, now: Callable[[], float], tracer: Tracer | None = None
+    ) -> None:
+        self.url = url
+        self._now = now
+        self._tracer = tracer
+        self.engine = self._make_engine(url)
+        self._lock: contextlib.AbstractContextManager[Any]
+        self._lock = threading.RLock() if url.startswith("sqlite") else contextlib.nullcontext()
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        event.listen(self._sessions, "before_flush", self._before_flush)
+
+    @staticmethod
+    def _make_engine(url: str) -> Engine:
+        if url.startswith("sqlite"):
+            engine = create_engine(
+                url,
+                connect_args={"check_same_thread": False},
+                poolclass=StaticPool if url in ("sqlite://", "sqlite:///:memory:") else None,
+            )
+
+            @event.listens_for(engine, "connect")
+            def _pragmas(dbapi_conn: Any, _record: Any) -> None:
+                cursor = dbapi_conn.cursor()
+                cursor.execute("PRAGMA foreign_keys=ON")
+                if url not in ("sqlite://", "sqlite:///:memory:"):
+                    cursor.execute("PRAGMA journal_mode=WAL")
+                cursor.close()
+
+            return engine
+        return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=40)
+
+    def create_schema(self) -> None:
+        """Create every table (the embedded default; real databases use Alembic)."""
+        import testbed.store.models  # noqa: F401 - registers every service's tables
+
+        Base.metadata.create_all(self.engine)
+
+    def drop_schema(self) -> None:
+        """Drop every table."""
+        import testbed.store.models  # noqa: F401
+
+        Base.metadata.drop_all(self.engine)
+
+    @contextlib.contextmanager
+    def session(self) -> Iterator[Session]:
+        """A transaction: committed when the block ends, rolled back on an exception."""
+        with self._lock, self._sessions.begin() as session:
+            yield session
+
+    def close(self) -> None:
+        """Release every connection."""
+        self.engine.dispose()
+
+    # -- trace and timestamps -------------------------------------------------------------
+    def _before_flush(self, session: Session, _ctx: Any, _instances: Any) -> None:
+        now = self._now()
+        for obj in session.new:
+            if isinstance(obj, TimestampMixin) and not obj.created_at:
+                obj.created_at = now
+            self._trace_write("INSERT", obj, state_changed=True)
+        for obj in session.dirty:
+            if not session.is_modified(obj):
+                continue
+            if isinstance(obj, TimestampMixin):
+                obj.updated_at = now
+            self._trace_write("UPDATE", obj, state_changed=self._state_changed(obj))
+        for obj in session.deleted:
+            self._trace_write("DELETE", obj, state_changed=False)
+
+    @staticmethod
+    def _state_changed(obj: Any) -> bool:
+        columns = getattr(obj, "__trace_state__", ())
+        if not columns:
+            return False
+        state = inspect(obj)
+        return any(state.attrs[c].history.has_changes() for c in columns)
+
+    def _trace_write(self, verb: str, obj: Any, *, state_changed: bool) -> None:
+        if self._tracer is None:
+            return
+        ctx = current_context()
+        request_id = ctx.request_id if ctx else "req-internal"
+        table = getattr(obj, "__tablename__", type(obj).__name__)
+        uuid = getattr(obj, "instance_uuid", None) or (
+            getattr(obj, "uuid", None) if table == "instances" else None
+        )
+        source = current_service()
+        self._tracer.record(
+            "db",
+            request_id=request_id,
+            source=source,
+            name=f"{verb} {table}",
+            instance_uuid=uuid,
+        )
+        columns = getattr(obj, "__trace_state__", ())
+        if columns and state_changed:
+            self._tracer.record(
+                "state",
+                request_id=request_id,
+                source=source,
+                name="state",
+                instance_uuid=uuid,
+                detail={c: getattr(obj, c) for c in columns},
+            )

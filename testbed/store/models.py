@@ -1,0 +1,10 @@
+"""Imports every service's tables, so ``Base.metadata`` is complete (for create_all and
+Alembic)."""
+
+from testbed.compute import models as compute
+from testbed.identity import models as identity
+from testbed.image import models as image
+from testbed.network import models as network
+from testbed.volume import models as volume
+
+__all__ = ["compute", "identity", "image", "network", "volume"]

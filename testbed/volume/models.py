@@ -1,0 +1,3 @@
+"""Tables of the volume service."""
+
+from __future__ import annotations
