@@ -43,8 +43,10 @@ def line(label: str, values: list[float], unit: str = "s") -> None:
     if len(values) == 1:
         print(f"  {label:<44} {values[0]:8.3f} {unit}")
     else:
-        print(f"  {label:<44} median {statistics.median(values):8.3f} {unit}  "
-              f"(min {min(values):.3f}, max {max(values):.3f}, n={len(values)})")
+        print(
+            f"  {label:<44} median {statistics.median(values):8.3f} {unit}  "
+            f"(min {min(values):.3f}, max {max(values):.3f}, n={len(values)})"
+        )
 
 
 def boot(node: Node, conn: Any) -> tuple[Any, str, str, float]:
@@ -59,13 +61,22 @@ def boot(node: Node, conn: Any) -> tuple[Any, str, str, float]:
     return dom, disk, log, time.monotonic() - started
 
 
-def migrate(lv: Any, dom: Any, src: Node, dst: Node, cdst: Any, log: str,
-            extra: int) -> tuple[float, float]:
-    flags = (lv.VIR_MIGRATE_LIVE | lv.VIR_MIGRATE_PEER2PEER | lv.VIR_MIGRATE_PERSIST_DEST
-             | lv.VIR_MIGRATE_UNDEFINE_SOURCE | extra)
+def migrate(
+    lv: Any, dom: Any, src: Node, dst: Node, cdst: Any, log: str, extra: int
+) -> tuple[float, float]:
+    flags = (
+        lv.VIR_MIGRATE_LIVE
+        | lv.VIR_MIGRATE_PEER2PEER
+        | lv.VIR_MIGRATE_PERSIST_DEST
+        | lv.VIR_MIGRATE_UNDEFINE_SOURCE
+        | extra
+    )
     wait_for_heartbeat(src, log, above=1, timeout=60)
-    _, elapsed = timed(lambda: dom.migrateToURI3(
-        dst.libvirt_uri, {lv.VIR_MIGRATE_PARAM_URI: dst.migration_uri}, flags))
+    _, elapsed = timed(
+        lambda: dom.migrateToURI3(
+            dst.libvirt_uri, {lv.VIR_MIGRATE_PARAM_URI: dst.migration_uri}, flags
+        )
+    )
     moved = cdst.lookupByName(dom.name())
     downtime = float(moved.jobStats(lv.VIR_DOMAIN_JOB_STATS_COMPLETED)["downtime"])
     moved.destroy()
@@ -94,8 +105,9 @@ def main(argv: list[str] | None = None) -> int:
         _, t = timed(lambda: ensure_guest_image(tmp))
         line("guest image, cached", [t])
 
-    cluster = NodeCluster(["node1", "node2", "node3"], shared_instances=[["node1", "node2"]],
-                          client=client)
+    cluster = NodeCluster(
+        ["node1", "node2", "node3"], shared_instances=[["node1", "node2"]], client=client
+    )
     _, t_cluster = timed(cluster.start)
     try:
         print("nodes")
@@ -115,16 +127,16 @@ def main(argv: list[str] | None = None) -> int:
         for _ in range(args.repeat):
             dom, _disk, log, t = boot(n1, conns["node1"])
             boots.append(t)
-            elapsed, downtime = migrate(lv, dom, n1, n2, conns["node2"], log,
-                                        lv.VIR_MIGRATE_UNSAFE)
+            elapsed, downtime = migrate(lv, dom, n1, n2, conns["node2"], log, lv.VIR_MIGRATE_UNSAFE)
             shared_t.append(elapsed)
             shared_d.append(downtime)
             dom, disk, log, t = boot(n3, conns["node3"])
             boots.append(t)
             info = n3.exec(["qemu-img", "info", "-U", "--output=json", disk]).output
             n1.create_disk(disk, str(json.loads(info)["virtual-size"]))
-            elapsed, downtime = migrate(lv, dom, n3, n1, conns["node1"], log,
-                                        lv.VIR_MIGRATE_NON_SHARED_DISK)
+            elapsed, downtime = migrate(
+                lv, dom, n3, n1, conns["node1"], log, lv.VIR_MIGRATE_NON_SHARED_DISK
+            )
             block_t.append(elapsed)
             block_d.append(downtime)
         print("guests (TCG, 128 MiB, 1 vCPU)")

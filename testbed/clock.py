@@ -224,6 +224,22 @@ class _ActivityClock:
             self._local.units -= 1
             self.release()
 
+    @contextlib.contextmanager
+    def released(self) -> Iterator[None]:
+        """Give back the calling thread's units for the block (to settle or advance from a
+        thread that serves a request, such as the control API's)."""
+        units = self._local_units()
+        with self._lock:
+            self._busy -= units
+            self._local.units = 0
+            self._after_release()
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._busy += units
+                self._local.units = units
+
     def hold(self) -> None:
         with self._lock:
             self._busy += 1

@@ -148,6 +148,27 @@ class Cloud:
         if service is not None:
             service.stop()
 
+    def crash_host(self, host: str) -> None:
+        """The host dies: its hypervisor crashes and its compute service with it."""
+        self.stop_compute(host)
+        self.runtime.virt.crash_host(host)
+
+    def recover_host(self, host: str) -> None:
+        """The host comes back: the hypervisor restarts, then its compute service."""
+        self.runtime.virt.recover_host(host)
+        if host not in self.compute:
+            self.start_compute(host)
+
+    def services_for(self, host: str | None) -> list[Any]:
+        """Services whose periodic tasks run for ``host`` (all of them for None)."""
+        if host is None:
+            return [*self.services.values(), *self.compute.values()]
+        if host not in self.compute:
+            from testbed.exceptions import NotFound
+
+            raise NotFound(f"No running compute service on host {host!r}.")
+        return [self.compute[host]]
+
     def _seed(self) -> None:
         from testbed.seed import seed_topology
 

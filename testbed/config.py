@@ -44,6 +44,9 @@ class Config:
         "ResourceFilter",
     )
     weighers: tuple[str, ...] = ("RAMWeigher", "CPUWeigher", "DiskWeigher")
+    ram_weight_multiplier: float = 1.0
+    cpu_weight_multiplier: float = 1.0
+    disk_weight_multiplier: float = 1.0
     host_subset_size: int = 1
     max_attempts: int = 3
     cpu_allocation_ratio: float = 16.0
@@ -58,6 +61,9 @@ class Config:
     running_deleted_instance_timeout: float = 0.0
     repair_policy: str = "nova"
     instance_build_timeout: float = 0.0
+    update_resources_interval: float = 60.0
+    shutdown_timeout: float = 60.0
+    shutdown_retry_interval: float = 10.0
     # simulated durations on the fake backend (clock seconds)
     boot_seconds: float = 5.0
     # live migration ([libvirt])

@@ -91,6 +91,7 @@ class Instance(TimestampMixin, Base):
     launch_index: Mapped[int] = mapped_column(Integer, default=0)
     root_device_name: Mapped[str | None] = mapped_column(String(255), nullable=True)
     access_ip_v4: Mapped[str | None] = mapped_column(String(39), nullable=True)
+    access_ip_v6: Mapped[str | None] = mapped_column(String(39), nullable=True)
     network_info: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     requested_networks: Mapped[Any] = mapped_column(JSON, nullable=True)
     description: Mapped[str | None] = mapped_column(Text, nullable=True)

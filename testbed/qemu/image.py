@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import contextlib
 import hashlib
 import shutil
 import subprocess
@@ -143,14 +144,17 @@ def mmdebstrap_command(recipe: NodeRecipe, files_dir: Path) -> list[str]:
     return cmd
 
 
-def _image_exists(client: Any, tag: str) -> bool:
+def _image_id(client: Any, tag: str) -> str | None:
     import docker.errors
 
     try:
-        client.images.get(tag)
+        return str(client.images.get(tag).id)
     except docker.errors.ImageNotFound:
-        return False
-    return True
+        return None
+
+
+def _image_exists(client: Any, tag: str) -> bool:
+    return _image_id(client, tag) is not None
 
 
 def _print_progress(message: str, elapsed: float) -> None:
@@ -181,7 +185,8 @@ def ensure_node_image(
         report(message, time.monotonic() - started)
 
     tag = recipe.tag
-    if not force and _image_exists(client, tag):
+    previous = _image_id(client, tag)
+    if not force and previous is not None:
         stage(f"node image {tag} is cached")
         return tag
     stage(f"building node image {tag} with mmdebstrap ({recipe.suite})")
@@ -190,6 +195,9 @@ def ensure_node_image(
         for name, _dest, _mode in recipe.files:
             (files_dir / name).write_bytes(_file_bytes(name))
         _build(client, recipe, files_dir, tag, stage)
+    if previous is not None and previous != _image_id(client, tag):
+        with contextlib.suppress(Exception):  # the replaced build, unless a container uses it
+            client.images.remove(previous)
     stage(f"node image {tag} ready")
     return tag
 

@@ -74,8 +74,15 @@ class ExecResult:
 class Node:
     """One compute host: a running container with libvirtd listening on TCP 16509."""
 
-    def __init__(self, name: str, container: Any, ip: str, host_uuid: str,
-                 instances_volume: str, guest: GuestImage | None) -> None:
+    def __init__(
+        self,
+        name: str,
+        container: Any,
+        ip: str,
+        host_uuid: str,
+        instances_volume: str,
+        guest: GuestImage | None,
+    ) -> None:
         self.name = name
         self.ip = ip
         self.host_uuid = host_uuid
@@ -145,8 +152,10 @@ class Node:
                 logs = self.container.logs(tail=30).decode(errors="replace")
                 raise NodeError(f"node {self.name} stopped ({self.status()}):\n{logs}")
             if time.monotonic() >= deadline:
-                raise NodeError(f"libvirtd on {self.name} ({self.ip}) did not accept "
-                                f"connections within {timeout:.0f} s")
+                raise NodeError(
+                    f"libvirtd on {self.name} ({self.ip}) did not accept "
+                    f"connections within {timeout:.0f} s"
+                )
             time.sleep(delay)
             delay = min(delay * 2, 0.25)
         return time.monotonic() - started
@@ -158,16 +167,19 @@ class Node:
         code, out = self.container.exec_run(argv, demux=False)
         result = ExecResult(int(code), (out or b"").decode(errors="replace"))
         if check and result.exit_code != 0:
-            raise NodeError(f"{self.name}: {shlex.join(argv)} exited {result.exit_code}: "
-                            f"{result.output.strip()}")
+            raise NodeError(
+                f"{self.name}: {shlex.join(argv)} exited {result.exit_code}: "
+                f"{result.output.strip()}"
+            )
         return result
 
     def read_file(self, path: NodePath) -> str:
         """The text of a file on the node ('' when it does not exist)."""
         return self.exec(["sh", "-c", 'cat "$1" 2>/dev/null || true', "sh", path]).output
 
-    def create_disk(self, path: NodePath, size: str | None = None,
-                    backing: NodePath | None = None) -> None:
+    def create_disk(
+        self, path: NodePath, size: str | None = None, backing: NodePath | None = None
+    ) -> None:
         """``qemu-img create -f qcow2`` on the node: an empty disk of ``size`` or an overlay
         on ``backing`` (a qcow2 path on the node)."""
         argv: list[NodePath] = ["qemu-img", "create", "-q", "-f", "qcow2"]
@@ -185,8 +197,7 @@ class Node:
         self.exec(["cp", src, dest])
 
 
-def _storage_groups(names: Sequence[str],
-                    shared: bool | Iterable[Iterable[str]]) -> dict[str, str]:
+def _storage_groups(names: Sequence[str], shared: bool | Iterable[Iterable[str]]) -> dict[str, str]:
     """Map node name -> storage group key."""
     if shared is True:
         return {name: "shared" for name in names}
@@ -209,7 +220,8 @@ class NodeCluster:
         shared_instances: True (all nodes share instance storage), False (each is host-local),
             or groups of node names that share (nodes in no group are host-local).
         guest: the guest image to mount (default: :func:`ensure_guest_image`); False for none.
-        image: node image tag (default: :func:`ensure_node_image`).
+        image: node image tag (default: ``$TESTBED_NODE_IMAGE``, else
+            :func:`ensure_node_image`).
         client: docker client (default: :func:`ensure_engine`).
         progress: progress callback for image builds.
         ready_timeout: seconds each node may take until libvirtd accepts connections.
@@ -226,8 +238,9 @@ class NodeCluster:
         progress: Progress | None = None,
         ready_timeout: float = 60.0,
     ) -> None:
-        self.names = [f"node{i + 1}" for i in range(nodes)] if isinstance(nodes, int) \
-            else list(nodes)
+        self.names = (
+            [f"node{i + 1}" for i in range(nodes)] if isinstance(nodes, int) else list(nodes)
+        )
         if len(set(self.names)) != len(self.names) or not self.names:
             raise ValueError("node names must be unique and at least one")
         self.groups = _storage_groups(self.names, shared_instances)
@@ -273,7 +286,11 @@ class NodeCluster:
 
         testcontainers_config.ryuk_disabled = True
         client = self._client = self._client or ensure_engine()
-        image = self._image or ensure_node_image(self._progress, client=client)
+        image = (
+            self._image
+            or os.environ.get("TESTBED_NODE_IMAGE")
+            or ensure_node_image(self._progress, client=client)
+        )
         if self._guest_arg is True:
             self.guest = ensure_guest_image(progress=self._progress)
         elif isinstance(self._guest_arg, GuestImage):
@@ -292,8 +309,11 @@ class NodeCluster:
         for name in self.names:
             ip = str(next(hosts))
             started[name] = time.monotonic()
-            self.nodes.append(self._start_node(client, image, name, ip,
-                                               volumes[self.groups[name]], shared_vol.name))
+            self.nodes.append(
+                self._start_node(
+                    client, image, name, ip, volumes[self.groups[name]], shared_vol.name
+                )
+            )
         for node in self.nodes:
             node.wait_ready(self._ready_timeout)
             self.ready_seconds[node.name] = time.monotonic() - started[node.name]
@@ -305,11 +325,10 @@ class NodeCluster:
         rng = random.Random()
         last_error: Exception | None = None
         for _attempt in range(20):
-            subnet = ipaddress.IPv4Network(f"10.{rng.randrange(200, 250)}."
-                                           f"{rng.randrange(0, 256)}.0/24")
-            ipam = docker.types.IPAMConfig(
-                pool_configs=[docker.types.IPAMPool(subnet=str(subnet))]
+            subnet = ipaddress.IPv4Network(
+                f"10.{rng.randrange(200, 250)}.{rng.randrange(0, 256)}.0/24"
             )
+            ipam = docker.types.IPAMConfig(pool_configs=[docker.types.IPAMPool(subnet=str(subnet))])
             try:
                 self.network = client.networks.create(
                     f"tb-{self.id}-net", driver="bridge", ipam=ipam, labels=self.labels
@@ -320,8 +339,9 @@ class NodeCluster:
             return subnet
         raise NodeError(f"could not create a node network: {last_error}")
 
-    def _start_node(self, client: Any, image: str, name: str, ip: str,
-                    instances_volume: str, shared_volume: str) -> Node:
+    def _start_node(
+        self, client: Any, image: str, name: str, ip: str, instances_volume: str, shared_volume: str
+    ) -> Node:
         import docker.types
         from testcontainers.core.container import DockerContainer
 
@@ -337,8 +357,9 @@ class NodeCluster:
         if self.guest is not None:
             container.with_volume_mapping(str(self.guest.directory), GUEST_MOUNT, "ro")
         net = self.network.name
-        endpoint = docker.types.EndpointConfig(client.api.api_version, aliases=[name],
-                                               ipv4_address=ip)
+        endpoint = docker.types.EndpointConfig(
+            client.api.api_version, aliases=[name], ipv4_address=ip
+        )
         # with_kwargs replaces earlier kwargs: everything in one call.
         container.with_kwargs(
             hostname=name,
@@ -367,8 +388,7 @@ class NodeCluster:
         self.volumes = []
 
 
-def remove_stale(client: Any | None = None,
-                 alive: Callable[[int], bool] | None = None) -> int:
+def remove_stale(client: Any | None = None, alive: Callable[[int], bool] | None = None) -> int:
     """Remove containers, networks and volumes of clusters whose process is gone (a killed
     test run); return how many objects were removed."""
 

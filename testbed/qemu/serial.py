@@ -49,8 +49,10 @@ def wait_for_line(
     # `timeout` bounds the tail process inside the node even if the stream is never closed.
     limit = max(1, int(timeout) + 2)
     exec_id = api.exec_create(
-        container.id, ["timeout", str(limit), "tail", "-n", "+1", "-F", path],
-        stdout=True, stderr=False,
+        container.id,
+        ["timeout", str(limit), "tail", "-n", "+1", "-F", path],
+        stdout=True,
+        stderr=False,
     )["Id"]
     stream = api.exec_start(exec_id, stream=True)
     found: list[re.Match[str]] = []
@@ -85,20 +87,24 @@ def wait_for_line(
         return found[0]
     tail = "\n".join(seen) or "(nothing)"
     if done.is_set():  # the stream ended early: the node died or the file went away
-        raise SerialTimeout(f"{path} on {node.name} stopped before a line matched "
-                            f"{regex.pattern!r}; last lines:\n{tail}")
+        raise SerialTimeout(
+            f"{path} on {node.name} stopped before a line matched "
+            f"{regex.pattern!r}; last lines:\n{tail}"
+        )
     raise SerialTimeout(
         f"no line matching {regex.pattern!r} in {path} on {node.name} within {timeout:.0f} s; "
         f"last lines:\n{tail}"
     )
 
 
-def wait_for_heartbeat(node: _HasContainer, path: str, *, above: int = 0,
-                       timeout: float = 60.0) -> int:
+def wait_for_heartbeat(
+    node: _HasContainer, path: str, *, above: int = 0, timeout: float = 60.0
+) -> int:
     """Wait for a ``heartbeat N`` line with N > ``above`` in ``path``; return N (the first
     such line in the file)."""
-    match = wait_for_line(node, path, HEARTBEAT, timeout=timeout,
-                          accept=lambda m: int(m.group(1)) > above)
+    match = wait_for_line(
+        node, path, HEARTBEAT, timeout=timeout, accept=lambda m: int(m.group(1)) > above
+    )
     return int(match.group(1))
 
 

@@ -137,6 +137,25 @@ def _matrix(results: Results, labels: list[str]) -> str:
     )
 
 
+def _key() -> str:
+    """A one-line key to the sequence diagrams' arrows and notes."""
+    items = [("h", "HTTP request"), ("c", "RPC call"), ("a", "RPC cast / fanout"),
+             ("r", "reply"), ("d", "driver call")]
+    parts, x = [], 0
+    for style, label in items:
+        parts.append(f'<path class="{style}" d="M{x} 11H{x + 34}"/>'
+                     f'<text x="{x + 40}" y="15">{label}</text>')
+        x += 48 + int(len(label) * 6.3) + 18
+    for style, label in (("n", "DB write"), ("x", "fault")):
+        w = int(len(label) * 6.3) + 12
+        parts.append(f'<g class="{style}"><rect x="{x}" y="3" width="{w}" height="15" rx="3"/>'
+                     f'<text x="{x + 6}" y="14">{label}</text></g>')
+        x += w + 18
+    return (f'<p class="key"><span>Request flows:</span><svg class="sq k" '
+            f'xmlns="http://www.w3.org/2000/svg" width="{x}" height="22" role="img" '
+            f'aria-label="key to the diagrams">{"".join(parts)}</svg></p>')
+
+
 def _toolbar(n_tests: int, n_differs: int) -> str:
     differs = (
         f'<button type="button" data-filter="differs">Differs ({n_differs})</button>'
@@ -203,6 +222,11 @@ def render_report(results: Results, title: str = DEFAULT_TITLE) -> str:
             f'<span class="tid">id</span>{cols}</div>{tests}</div></section>'
         )
     ncols = len(labels)
+    empty = (
+        '<p class="empty-note" hidden>No test matches the filter.</p>'
+        if n_tests
+        else '<p class="empty-note">These results contain no tests.</p>'
+    )
     return (
         '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
@@ -212,8 +236,7 @@ def render_report(results: Results, title: str = DEFAULT_TITLE) -> str:
         f"{_markers()}"
         f'<header class="top"><h1>{esc(title)}</h1><p class="sub">{esc(sub)}</p>'
         f'<div class="cards">{cards}</div>{warn}</header>'
-        f"{_matrix(results, labels)}{_toolbar(n_tests, len(diffs))}"
+        f"{_matrix(results, labels)}{_key()}{_toolbar(n_tests, len(diffs))}"
         f"<main>{''.join(sections)}</main>"
-        f'<p class="empty-note" hidden>No test matches the filter.</p>'
-        f"<script>{_asset('script.js')}</script></body></html>\n"
+        f"{empty}<script>{_asset('script.js')}</script></body></html>\n"
     )

@@ -24,7 +24,7 @@ _FIXED_ORDER = ("client", "identity", "api", "conductor", "scheduler")
 _AFTER_COMPUTE = ("image", "network", "volume")
 
 COL_MAX = 150
-COL_MIN = 104
+COL_MIN = 88
 #: Width the diagram aims to fill before columns shrink to COL_MIN.
 TARGET_W = 1180
 GUTTER = 56

@@ -40,8 +40,12 @@ def qemu_unavailable() -> str | None:
     reason = engine_available()
     if reason is not None:
         return reason
-    for tool, package in (("mmdebstrap", "mmdebstrap"), ("qemu-img", "qemu-utils"),
-                          ("apt-get", "apt"), ("dpkg", "dpkg")):
+    for tool, package in (
+        ("mmdebstrap", "mmdebstrap"),
+        ("qemu-img", "qemu-utils"),
+        ("apt-get", "apt"),
+        ("dpkg", "dpkg"),
+    ):
         if shutil.which(tool) is None:
             return f"{tool} not found (apt-get install -y {package})"
     return None
@@ -63,6 +67,5 @@ def qemu_cluster() -> Iterator[Any]:
     require_qemu()
     from testbed.qemu.nodes import NodeCluster
 
-    with NodeCluster(["node1", "node2", "node3"],
-                     shared_instances=[["node1", "node2"]]) as cluster:
+    with NodeCluster(["node1", "node2", "node3"], shared_instances=[["node1", "node2"]]) as cluster:
         yield cluster

@@ -59,8 +59,12 @@ def _boot(node: Node, conn: Any, name: str | None = None) -> tuple[Any, str, str
 
 def _migration_flags(*extra: int) -> int:
     lv = _libvirt()
-    flags = (lv.VIR_MIGRATE_LIVE | lv.VIR_MIGRATE_PEER2PEER | lv.VIR_MIGRATE_PERSIST_DEST
-             | lv.VIR_MIGRATE_UNDEFINE_SOURCE)
+    flags: int = (
+        lv.VIR_MIGRATE_LIVE
+        | lv.VIR_MIGRATE_PEER2PEER
+        | lv.VIR_MIGRATE_PERSIST_DEST
+        | lv.VIR_MIGRATE_UNDEFINE_SOURCE
+    )
     for flag in extra:
         flags |= flag
     return flags
@@ -74,8 +78,10 @@ def test_nodes_answer_with_distinct_host_uuids(qemu_cluster: NodeCluster) -> Non
             assert conn.getHostname() == node.name
             caps = conn.getCapabilities()
             assert f"<uuid>{node.host_uuid}</uuid>" in caps
-            assert "<domain type='qemu'" in conn.getDomainCapabilities(
-                None, "x86_64", None, "qemu") or "qemu" in caps
+            assert (
+                "<domain type='qemu'" in conn.getDomainCapabilities(None, "x86_64", None, "qemu")
+                or "qemu" in caps
+            )
             seen.add(node.host_uuid)
         finally:
             conn.close()
@@ -93,8 +99,9 @@ def test_guest_boots_prints_heartbeat_and_counts_boots(qemu_cluster: NodeCluster
         if event == lv.VIR_DOMAIN_EVENT_STARTED:
             started.set()
 
-    callback = conn.domainEventRegisterAny(None, lv.VIR_DOMAIN_EVENT_ID_LIFECYCLE,
-                                           on_lifecycle, None)
+    callback = conn.domainEventRegisterAny(
+        None, lv.VIR_DOMAIN_EVENT_ID_LIFECYCLE, on_lifecycle, None
+    )
     try:
         dom, _disk, log = _boot(node, conn)
         assert started.wait(30), "no STARTED lifecycle event"
@@ -133,8 +140,11 @@ def test_live_migration_over_shared_storage_keeps_the_guest_running(
         dom, _disk, log = _boot(src, csrc)
         before = wait_for_heartbeat(src, log, above=2, timeout=BOOT_TIMEOUT)
         started = time.monotonic()
-        dom.migrateToURI3(dst.libvirt_uri, {lv.VIR_MIGRATE_PARAM_URI: dst.migration_uri},
-                          _migration_flags(lv.VIR_MIGRATE_UNSAFE))
+        dom.migrateToURI3(
+            dst.libvirt_uri,
+            {lv.VIR_MIGRATE_PARAM_URI: dst.migration_uri},
+            _migration_flags(lv.VIR_MIGRATE_UNSAFE),
+        )
         elapsed = time.monotonic() - started
         moved = cdst.lookupByName(dom.name())
         assert moved.state()[0] == lv.VIR_DOMAIN_RUNNING
@@ -167,8 +177,11 @@ def test_block_migration_copies_the_disk(qemu_cluster: NodeCluster) -> None:
 
         dst.create_disk(disk, str(json.loads(size)["virtual-size"]))
         started = time.monotonic()
-        dom.migrateToURI3(dst.libvirt_uri, {lv.VIR_MIGRATE_PARAM_URI: dst.migration_uri},
-                          _migration_flags(lv.VIR_MIGRATE_NON_SHARED_DISK))
+        dom.migrateToURI3(
+            dst.libvirt_uri,
+            {lv.VIR_MIGRATE_PARAM_URI: dst.migration_uri},
+            _migration_flags(lv.VIR_MIGRATE_NON_SHARED_DISK),
+        )
         elapsed = time.monotonic() - started
         moved = cdst.lookupByName(dom.name())
         stats = moved.jobStats(lv.VIR_DOMAIN_JOB_STATS_COMPLETED)
@@ -228,8 +241,11 @@ def test_killed_host_fires_close_callback_and_comes_back_shut_off(
     conn.registerCloseCallback(on_close, None)
     node.kill()
     assert closed.wait(10), "close callback did not fire"
-    assert reasons[0] in (lv.VIR_CONNECT_CLOSE_REASON_EOF, lv.VIR_CONNECT_CLOSE_REASON_ERROR,
-                          lv.VIR_CONNECT_CLOSE_REASON_KEEPALIVE)
+    assert reasons[0] in (
+        lv.VIR_CONNECT_CLOSE_REASON_EOF,
+        lv.VIR_CONNECT_CLOSE_REASON_ERROR,
+        lv.VIR_CONNECT_CLOSE_REASON_KEEPALIVE,
+    )
     started = time.monotonic()
     with pytest.raises(NodeUnreachable):
         _open(node)
@@ -245,3 +261,18 @@ def test_killed_host_fires_close_callback_and_comes_back_shut_off(
         conn2.lookupByName(name).undefine()
     finally:
         conn2.close()
+
+
+def test_remove_stale_removes_what_a_dead_run_left(qemu_cluster: NodeCluster) -> None:
+    from testbed.qemu.engine import ensure_engine
+    from testbed.qemu.nodes import CLUSTER_LABEL, PID_LABEL, remove_stale
+
+    client = ensure_engine()
+    dead_pid = "999999999"
+    vol = client.volumes.create(
+        f"tb-stale-{uuid.uuid4().hex[:6]}", labels={CLUSTER_LABEL: "stale", PID_LABEL: dead_pid}
+    )
+    removed = remove_stale(client, alive=lambda pid: pid != int(dead_pid))
+    assert removed == 1
+    assert vol.name not in [v.name for v in client.volumes.list()]
+    assert all(node.status() == "running" for node in qemu_cluster.nodes)

@@ -15,19 +15,22 @@ from testbed.qemu.image import NodeRecipe
 from testbed.qemu.nodes import _storage_groups
 from testbed.qemu.serial import heartbeats
 
+# No Docker needed, but they belong to the real backend: they run in tox's qemu environment.
+pytestmark = pytest.mark.qemu
+
 
 def _parse_newc(data: bytes) -> list[tuple[str, int, bytes, tuple[int, int]]]:
-    entries = []
+    entries: list[tuple[str, int, bytes, tuple[int, int]]] = []
     pos = 0
     while True:
-        assert data[pos:pos + 6] == b"070701"
-        fields = [int(data[pos + 6 + 8 * i: pos + 14 + 8 * i], 16) for i in range(13)]
+        assert data[pos : pos + 6] == b"070701"
+        fields = [int(data[pos + 6 + 8 * i : pos + 14 + 8 * i], 16) for i in range(13)]
         mode, size, rmaj, rmin, namesize = fields[1], fields[6], fields[9], fields[10], fields[11]
         name_start = pos + 110
-        name = data[name_start:name_start + namesize - 1].decode()
+        name = data[name_start : name_start + namesize - 1].decode()
         body = name_start + namesize
         body += -body % 4
-        payload = data[body:body + size]
+        payload = data[body : body + size]
         pos = body + size
         pos += -pos % 4
         if name == "TRAILER!!!":
@@ -63,19 +66,31 @@ def test_recipes_hash_stably_and_change_with_contents() -> None:
 def test_module_load_order_puts_dependencies_first(tmp_path: Path) -> None:
     mods = tmp_path / "lib/modules/6.1.0-test/kernel/drivers"
     mods.mkdir(parents=True)
-    for name, deps in {"virtio": "virtio_ring", "virtio_ring": "",
-                       "virtio_blk": "virtio,virtio_ring"}.items():
-        (mods / f"{name}.ko").write_bytes(b"\x7fELF\0license=GPL\0depends=" + deps.encode()
-                                          + b"\0intree=Y\0")
+    for name, deps in {
+        "virtio": "virtio_ring",
+        "virtio_ring": "",
+        "virtio_blk": "virtio,virtio_ring",
+    }.items():
+        (mods / f"{name}.ko").write_bytes(
+            b"\x7fELF\0license=GPL\0depends=" + deps.encode() + b"\0intree=Y\0"
+        )
     order = [name for name, _ in module_load_order(tmp_path, ["virtio_blk", "virtio_pci"])]
     assert order == ["virtio_ring", "virtio", "virtio_blk"]  # virtio_pci: built in
 
 
 def test_domain_xml_is_tcg_direct_kernel_boot() -> None:
-    image = GuestImage(Path("/c"), Path("/c/vmlinuz"), Path("/c/initrd.gz"),
-                       Path("/c/root.qcow2")).on_node("/opt/testbed/guest")
-    root = ET.fromstring(domain_xml("g<1>", image, "/var/lib/testbed/instances/g/disk.qcow2",
-                                    "/var/log/testbed/g.serial", memory_mib=96))
+    image = GuestImage(
+        Path("/c"), Path("/c/vmlinuz"), Path("/c/initrd.gz"), Path("/c/root.qcow2")
+    ).on_node("/opt/testbed/guest")
+    root = ET.fromstring(
+        domain_xml(
+            "g<1>",
+            image,
+            "/var/lib/testbed/instances/g/disk.qcow2",
+            "/var/log/testbed/g.serial",
+            memory_mib=96,
+        )
+    )
     assert root.get("type") == "qemu"
     assert root.findtext("name") == "g<1>"
     assert root.findtext("os/kernel") == "/opt/testbed/guest/vmlinuz"
@@ -113,8 +128,10 @@ def test_importing_testbed_qemu_is_lazy() -> None:
     import subprocess
     import sys
 
-    code = ("import sys, testbed.qemu; "
-            "assert 'docker' not in sys.modules and 'libvirt' not in sys.modules, "
-            "sorted(m for m in sys.modules if m.split('.')[0] in ('docker', 'libvirt'))")
+    code = (
+        "import sys, testbed.qemu; "
+        "assert 'docker' not in sys.modules and 'libvirt' not in sys.modules, "
+        "sorted(m for m in sys.modules if m.split('.')[0] in ('docker', 'libvirt'))"
+    )
     root = Path(__file__).resolve().parents[2]
     subprocess.run([sys.executable, "-c", code], check=True, cwd=root)

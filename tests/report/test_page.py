@@ -114,3 +114,8 @@ def test_large_report_stays_small_and_fast() -> None:
     assert len(html.encode()) < 8_000_000, len(html)
     assert elapsed < 5.0
     assert html.count('<svg class="sq"') == 400
+
+
+def test_empty_results_render_a_page_that_says_so() -> None:
+    html = render_report(parse_results({"format": 1, "runs": []}))
+    assert "These results contain no tests." in html and html.endswith("</html>\n")

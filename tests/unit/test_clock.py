@@ -157,3 +157,19 @@ def test_many_concurrent_sleepers_each_wake_at_their_deadline(clock: SimClock) -
         clock.submit_held(lambda i=i: sleeper(i))
     clock.settle(timeout=10)
     assert woke == {i: 1000.0 + i for i in range(1, 51)}
+
+
+def test_a_busy_thread_can_settle_after_giving_its_units_back(clock: SimClock) -> None:
+    done = []
+
+    def other() -> None:
+        clock.sleep(3)
+        done.append(clock.now())
+
+    with clock.activity():
+        clock.hold()
+        clock.submit_held(other)
+        with clock.released():
+            clock.settle(timeout=5)
+        assert done == [1003.0]
+    assert clock.busy() == 0

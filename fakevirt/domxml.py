@@ -1,0 +1,406 @@
+"""Domain XML: parsed once into a :class:`DomainSpec`, re-emitted by :func:`to_xml`.
+
+Understood: name, uuid, title, description, metadata, memory/currentMemory (any unit), vcpu,
+os (type/arch/machine, kernel, initrd, cmdline, boot), on_* actions, and the devices disk
+(file or block source, target, driver, readonly/shareable), interface, serial and console.
+Other top-level elements and other devices are kept verbatim and re-emitted in place, so a
+definition round-trips. Errors are libvirt's: malformed XML -> VIR_ERR_XML_DETAIL, a wrong
+root -> VIR_ERR_XML_ERROR, no name -> VIR_ERR_NO_NAME, no type -> VIR_ERR_INTERNAL_ERROR.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid as uuidlib
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass, field, replace
+
+from fakevirt import constants as C
+from fakevirt.errors import fail
+
+_UNITS = {"b": 1, "bytes": 1, "k": 1024, "kib": 1024, "kb": 1000, "m": 1 << 20, "mib": 1 << 20,
+          "mb": 10**6, "g": 1 << 30, "gib": 1 << 30, "gb": 10**9, "t": 1 << 40, "tib": 1 << 40,
+          "tb": 10**12}
+_NS_RE = re.compile(r"xmlns:([A-Za-z_][\w.-]*)\s*=\s*[\"']([^\"']*)[\"']")
+
+
+@dataclass(frozen=True)
+class Disk:
+    """A ``<disk>`` device."""
+
+    type: str = "file"
+    device: str = "disk"
+    source: str | None = None
+    target: str = ""
+    bus: str | None = None
+    driver_name: str | None = None
+    driver_type: str | None = None
+    cache: str | None = None
+    readonly: bool = False
+    shareable: bool = False
+    extra: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Interface:
+    """An ``<interface>`` device."""
+
+    type: str = "network"
+    mac: str | None = None
+    source_attr: str | None = None
+    source: str | None = None
+    model: str | None = None
+    target: str | None = None
+    extra: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class CharDev:
+    """A ``<serial>`` or ``<console>`` device."""
+
+    kind: str = "serial"
+    type: str = "pty"
+    path: str | None = None
+    target_type: str | None = None
+    port: int | None = 0
+    extra: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class MetaEntry:
+    """One custom ``<metadata>`` element: namespace prefix, URI and the element (no prefix)."""
+
+    key: str
+    uri: str
+    element: ET.Element
+
+
+Device = Disk | Interface | CharDev | str
+
+
+@dataclass(frozen=True)
+class DomainSpec:
+    """The parsed definition of a domain. Treated as immutable: changes make a new spec."""
+
+    type: str
+    name: str
+    uuid: str
+    memory_kib: int
+    current_kib: int
+    vcpus: int
+    os_type: str = "hvm"
+    arch: str | None = None
+    machine: str | None = None
+    kernel: str | None = None
+    initrd: str | None = None
+    cmdline: str | None = None
+    boot: tuple[str, ...] = ()
+    title: str | None = None
+    description: str | None = None
+    metadata: tuple[MetaEntry, ...] = ()
+    on_poweroff: str = "destroy"
+    on_reboot: str = "restart"
+    on_crash: str = "destroy"
+    extra: tuple[str, ...] = ()
+    devices: tuple[Device, ...] = field(default=())
+
+    @property
+    def disks(self) -> list[Disk]:
+        """The disk devices."""
+        return [d for d in self.devices if isinstance(d, Disk)]
+
+    def with_changes(self, **changes: object) -> DomainSpec:
+        """A copy with some fields replaced."""
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+
+def _xml_fail(code: int, domain: int, detail: str | None) -> None:
+    fail(code, domain, detail, "virDomainDefineXML() failed")
+
+
+def parse_element(text: str, what: str = "domain_definition") -> ET.Element:
+    """Parse XML text or raise libvirt's VIR_ERR_XML_DETAIL."""
+    try:
+        return ET.fromstring(text)
+    except ET.ParseError as exc:
+        line = exc.position[0] if exc.position else 1
+        msg = str(exc).split(":")[0]
+        src = text.splitlines()[line - 1] if text.splitlines() else ""
+        col = exc.position[1] if exc.position else 0
+        fail(C.VIR_ERR_XML_DETAIL, C.VIR_FROM_DOMAIN,
+             f"({what}):{line}: {msg}\n{src}\n{'-' * col}^", "XML parse failed")
+
+
+def _local(tag: str) -> str:
+    return tag.rsplit("}", 1)[-1]
+
+
+def _esc(text: str, attr: bool = False) -> str:
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return text.replace("'", "&apos;") if attr else text
+
+
+def serialize(elem: ET.Element, prefixes: dict[str, str] | None = None,
+              declare: bool = False, indent: str = "") -> str:
+    """Serialise an element the way libvirt prints it (single-quoted attributes).
+
+    ``prefixes`` maps namespace URIs to prefixes; with ``declare`` the root declares them.
+    """
+    prefixes = prefixes or {}
+
+    def name(tag: str) -> str:
+        if tag.startswith("{"):
+            uri, local = tag[1:].split("}", 1)
+            pre = prefixes.get(uri)
+            return f"{pre}:{local}" if pre else local
+        return tag
+
+    def ser(e: ET.Element, root: bool) -> str:
+        attrs = "".join(f" {name(k)}='{_esc(v, True)}'" for k, v in e.attrib.items())
+        if root and declare:
+            attrs = "".join(f" xmlns:{p}='{_esc(u, True)}'" for u, p in prefixes.items()) + attrs
+        inner = _esc(e.text) if e.text else ""
+        inner += "".join(ser(c, False) + (_esc(c.tail) if c.tail else "") for c in e)
+        tag = name(e.tag)
+        return f"<{tag}{attrs}>{inner}</{tag}>" if inner else f"<{tag}{attrs}/>"
+
+    return indent + ser(elem, True)
+
+
+def _size_kib(elem: ET.Element | None) -> int | None:
+    if elem is None or elem.text is None:
+        return None
+    try:
+        value = int(elem.text.strip())
+    except ValueError:
+        fail(C.VIR_ERR_XML_ERROR, C.VIR_FROM_DOMAIN,
+             f"Invalid value '{elem.text.strip()}' for element or attribute "
+             f"'./{elem.tag}[1]'", "virDomainDefineXML() failed")
+    unit = (elem.get("unit") or "KiB").lower()
+    if unit not in _UNITS:
+        fail(C.VIR_ERR_INVALID_ARG, C.VIR_FROM_NONE, f"unknown suffix '{elem.get('unit')}'")
+    return value * _UNITS[unit] // 1024
+
+
+def parse_device(elem: ET.Element, raw_text: str | None = None) -> Device:
+    """Parse one device element (disk, interface, serial, console; others kept verbatim)."""
+    tag = elem.tag
+    if tag == "disk":
+        src = elem.find("source")
+        tgt = elem.find("target")
+        drv = elem.find("driver")
+        dtype = elem.get("type", "file")
+        path = None
+        if src is not None:
+            path = src.get("file") or src.get("dev") or src.get("name") or src.get("volume")
+        known = {"source", "target", "driver", "readonly", "shareable"}
+        return Disk(type=dtype, device=elem.get("device", "disk"), source=path,
+                    target="" if tgt is None else tgt.get("dev", ""),
+                    bus=None if tgt is None else tgt.get("bus"),
+                    driver_name=None if drv is None else drv.get("name"),
+                    driver_type=None if drv is None else drv.get("type"),
+                    cache=None if drv is None else drv.get("cache"),
+                    readonly=elem.find("readonly") is not None,
+                    shareable=elem.find("shareable") is not None,
+                    extra=tuple(serialize(c) for c in elem if c.tag not in known))
+    if tag == "interface":
+        mac = elem.find("mac")
+        src = elem.find("source")
+        model = elem.find("model")
+        tgt = elem.find("target")
+        sattr, sval = (None, None)
+        if src is not None and src.attrib:
+            sattr, sval = next(iter(src.attrib.items()))
+        known = {"mac", "source", "model", "target"}
+        return Interface(type=elem.get("type", "network"),
+                         mac=None if mac is None else mac.get("address"),
+                         source_attr=sattr, source=sval,
+                         model=None if model is None else model.get("type"),
+                         target=None if tgt is None else tgt.get("dev"),
+                         extra=tuple(serialize(c) for c in elem if c.tag not in known))
+    if tag in ("serial", "console"):
+        src = elem.find("source")
+        tgt = elem.find("target")
+        port = None if tgt is None else tgt.get("port")
+        return CharDev(kind=tag, type=elem.get("type", "pty"),
+                       path=None if src is None else src.get("path"),
+                       target_type=None if tgt is None else tgt.get("type"),
+                       port=int(port) if port is not None else 0,
+                       extra=tuple(serialize(c) for c in elem
+                                   if c.tag not in ("source", "target")))
+    return serialize(elem)
+
+
+def parse_domain(text: str) -> DomainSpec:
+    """Parse domain XML into a spec, raising the libvirtError libvirt raises."""
+    root = parse_element(text)
+    if root.tag != "domain":
+        _xml_fail(C.VIR_ERR_XML_ERROR, C.VIR_FROM_XML,
+                  f"expecting root element of 'domain', not '{_local(root.tag)}'")
+    dtype = root.get("type")
+    if not dtype:
+        _xml_fail(C.VIR_ERR_INTERNAL_ERROR, C.VIR_FROM_DOMAIN, "missing domain type attribute")
+    name = (root.findtext("name") or "").strip()
+    if not name:
+        _xml_fail(C.VIR_ERR_NO_NAME, C.VIR_FROM_DOMAIN, None)
+    uuid_text = (root.findtext("uuid") or "").strip()
+    if uuid_text:
+        try:
+            uuid_text = str(uuidlib.UUID(uuid_text))
+        except ValueError:
+            _xml_fail(C.VIR_ERR_INTERNAL_ERROR, C.VIR_FROM_DOMAIN, "malformed uuid element")
+    else:
+        uuid_text = str(uuidlib.uuid4())
+    memory = _size_kib(root.find("memory"))
+    if memory is None:
+        _xml_fail(C.VIR_ERR_XML_ERROR, C.VIR_FROM_DOMAIN, "Memory size must be specified via "
+                  "<memory> or in the <numa> configuration")
+    assert memory is not None
+    current = _size_kib(root.find("currentMemory")) or memory
+    vcpu_text = (root.findtext("vcpu") or "1").strip()
+    try:
+        vcpus = int(vcpu_text)
+    except ValueError:
+        _xml_fail(C.VIR_ERR_XML_ERROR, C.VIR_FROM_DOMAIN, "maximum vcpus count must be an integer")
+    os_el = root.find("os")
+    fields: dict[str, object] = {}
+    if os_el is not None:
+        t = os_el.find("type")
+        if t is not None:
+            fields.update(os_type=(t.text or "hvm").strip(), arch=t.get("arch"),
+                          machine=t.get("machine"))
+        for key in ("kernel", "initrd", "cmdline"):
+            value = os_el.findtext(key)
+            if value is not None:
+                fields[key] = value
+        fields["boot"] = tuple(b.get("dev", "hd") for b in os_el.findall("boot"))
+    prefixes = {uri: pre for pre, uri in _NS_RE.findall(text)}
+    meta: list[MetaEntry] = []
+    md = root.find("metadata")
+    if md is not None:
+        for child in md:
+            uri = child.tag[1:].split("}", 1)[0] if child.tag.startswith("{") else ""
+            meta.append(MetaEntry(prefixes.get(uri, "ns0"), uri, _strip_ns(child)))
+    devices: list[Device] = []
+    dev_el = root.find("devices")
+    if dev_el is not None:
+        devices = [parse_device(d) for d in dev_el]
+    handled = {"name", "uuid", "title", "description", "metadata", "memory", "currentMemory",
+               "vcpu", "os", "on_poweroff", "on_reboot", "on_crash", "devices"}
+    return DomainSpec(
+        type=dtype or "", name=name, uuid=uuid_text, memory_kib=memory, current_kib=current,
+        vcpus=vcpus, title=root.findtext("title"), description=root.findtext("description"),
+        metadata=tuple(meta), on_poweroff=(root.findtext("on_poweroff") or "destroy").strip(),
+        on_reboot=(root.findtext("on_reboot") or "restart").strip(),
+        on_crash=(root.findtext("on_crash") or "destroy").strip(),
+        extra=tuple(serialize(c, indent="  ") for c in root if c.tag not in handled),
+        devices=tuple(devices), **fields)  # type: ignore[arg-type]
+
+
+def _strip_ns(elem: ET.Element) -> ET.Element:
+    """A copy of elem with namespaces removed from every tag (as metadata() returns it)."""
+    out = ET.Element(_local(elem.tag), dict(elem.attrib))
+    out.text, out.tail = elem.text, None
+    for child in elem:
+        c = _strip_ns(child)
+        c.tail = child.tail
+        out.append(c)
+    return out
+
+
+def metadata_element(text: str, key: str, uri: str) -> MetaEntry:
+    """Parse the XML given to setMetadata(VIR_DOMAIN_METADATA_ELEMENT, ...)."""
+    return MetaEntry(key, uri, _strip_ns(parse_element(text, "(metadata_xml)")))
+
+
+def metadata_text(entry: MetaEntry) -> str:
+    """What metadata(VIR_DOMAIN_METADATA_ELEMENT, uri) returns (no namespace prefix)."""
+    return ET.tostring(entry.element, encoding="unicode")
+
+
+def _prefixed(entry: MetaEntry) -> str:
+    def add(e: ET.Element) -> ET.Element:
+        out = ET.Element(f"{{{entry.uri}}}{e.tag}", dict(e.attrib))
+        out.text = e.text
+        for child in e:
+            c = add(child)
+            c.tail = child.tail
+            out.append(c)
+        return out
+    return serialize(add(entry.element), {entry.uri: entry.key}, declare=True)
+
+
+def _device_xml(dev: Device) -> str:
+    i = "      "
+    if isinstance(dev, Disk):
+        lines = [f"    <disk type='{dev.type}' device='{dev.device}'>"]
+        drv = "".join(f" {k}='{v}'" for k, v in (("name", dev.driver_name),
+                      ("type", dev.driver_type), ("cache", dev.cache)) if v)
+        if drv:
+            lines.append(f"{i}<driver{drv}/>")
+        if dev.source is not None:
+            attr = {"file": "file", "block": "dev", "volume": "volume"}.get(dev.type, "name")
+            lines.append(f"{i}<source {attr}='{_esc(dev.source, True)}'/>")
+        bus = f" bus='{dev.bus}'" if dev.bus else ""
+        lines.append(f"{i}<target dev='{dev.target}'{bus}/>")
+        if dev.readonly:
+            lines.append(f"{i}<readonly/>")
+        if dev.shareable:
+            lines.append(f"{i}<shareable/>")
+        lines += [i + x for x in dev.extra]
+        return "\n".join([*lines, "    </disk>"])
+    if isinstance(dev, Interface):
+        lines = [f"    <interface type='{dev.type}'>"]
+        if dev.mac:
+            lines.append(f"{i}<mac address='{dev.mac}'/>")
+        if dev.source_attr:
+            lines.append(f"{i}<source {dev.source_attr}='{_esc(dev.source or '', True)}'/>")
+        if dev.target:
+            lines.append(f"{i}<target dev='{dev.target}'/>")
+        if dev.model:
+            lines.append(f"{i}<model type='{dev.model}'/>")
+        lines += [i + x for x in dev.extra]
+        return "\n".join([*lines, "    </interface>"])
+    if isinstance(dev, CharDev):
+        lines = [f"    <{dev.kind} type='{dev.type}'>"]
+        if dev.path:
+            lines.append(f"{i}<source path='{_esc(dev.path, True)}'/>")
+        ttype = f" type='{dev.target_type}'" if dev.target_type else ""
+        lines.append(f"{i}<target{ttype} port='{dev.port}'/>")
+        lines += [i + x for x in dev.extra]
+        return "\n".join([*lines, f"    </{dev.kind}>"])
+    return "    " + dev
+
+
+def to_xml(spec: DomainSpec, dom_id: int = -1, inactive: bool = False) -> str:
+    """Emit the domain XML libvirt's XMLDesc returns for spec (id shown when running)."""
+    idattr = f" id='{dom_id}'" if dom_id >= 0 and not inactive else ""
+    out = [f"<domain type='{spec.type}'{idattr}>", f"  <name>{_esc(spec.name)}</name>",
+           f"  <uuid>{spec.uuid}</uuid>"]
+    if spec.title is not None:
+        out.append(f"  <title>{_esc(spec.title)}</title>")
+    if spec.description is not None:
+        out.append(f"  <description>{_esc(spec.description)}</description>")
+    if spec.metadata:
+        out.append("  <metadata>")
+        out += ["    " + _prefixed(m) for m in spec.metadata]
+        out.append("  </metadata>")
+    out += [f"  <memory unit='KiB'>{spec.memory_kib}</memory>",
+            f"  <currentMemory unit='KiB'>{spec.current_kib}</currentMemory>",
+            f"  <vcpu placement='static'>{spec.vcpus}</vcpu>", "  <os>"]
+    attrs = "".join(f" {k}='{v}'" for k, v in (("arch", spec.arch), ("machine", spec.machine))
+                    if v)
+    out.append(f"    <type{attrs}>{spec.os_type}</type>")
+    for key in ("kernel", "initrd", "cmdline"):
+        value = getattr(spec, key)
+        if value is not None:
+            out.append(f"    <{key}>{_esc(value)}</{key}>")
+    out += [f"    <boot dev='{b}'/>" for b in spec.boot]
+    out.append("  </os>")
+    out += list(spec.extra)
+    out += [f"  <on_poweroff>{spec.on_poweroff}</on_poweroff>",
+            f"  <on_reboot>{spec.on_reboot}</on_reboot>",
+            f"  <on_crash>{spec.on_crash}</on_crash>", "  <devices>"]
+    out += [_device_xml(d) for d in spec.devices]
+    out += ["  </devices>", "</domain>", ""]
+    return "\n".join(out)

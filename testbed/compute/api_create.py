@@ -1,0 +1,344 @@
+"""Creating servers: every check before anything is created, then one transaction, then
+the conductor (Nova's ``compute.api.API.create`` and ``_provision_instances``).
+
+Checks, in Nova's order: the availability zone (and the admin-only ``az:host`` form), the
+flavor, the image (active, big enough for the flavor), block devices (boot from volume),
+networks, key name, server group, quota.  Every failure is a client error and leaves the
+store untouched.  Then the instances, their block device mappings, server-group
+membership and a ``create`` instance action each are written in one transaction, and
+``ConductorAPI.build_instances`` is cast with the request spec.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import string
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from testbed.compute import api_quota
+from testbed.compute.api import record_action
+from testbed.compute.api_blockdev import BlockDevicePlan, plan_block_devices
+from testbed.compute.api_hosts import COMPUTE_BINARY
+from testbed.compute.models import Flavor, Instance, ServerGroup, ServerGroupMember, Service
+from testbed.compute.models import BlockDeviceMapping as BDM
+from testbed.compute.states import BUILDING, power_state, task_states
+from testbed.conductor.rpcapi import ConductorAPI
+from testbed.context import RequestContext
+from testbed.exceptions import BadRequest, Forbidden, NotFound
+from testbed.image.rpcapi import ImageAPI
+from testbed.network.rpcapi import NetworkAPI
+from testbed.service import Runtime
+from testbed.store.base import new_uuid
+from testbed.volume.rpcapi import VolumeAPI
+
+__all__ = ["BuildRequest", "BuildResult", "ServerBuilder", "flavor_snapshot"]
+
+GIB = 1024**3
+
+
+@dataclass
+class BuildRequest:
+    """A server create, as parsed and schema-checked by the HTTP layer."""
+
+    name: str
+    flavor_ref: str
+    image_ref: str | None
+    networks: Any = "auto"
+    block_devices: list[dict[str, Any]] = field(default_factory=list)
+    availability_zone: str | None = None
+    metadata: dict[str, str] = field(default_factory=dict)
+    user_data: str | None = None
+    min_count: int = 1
+    max_count: int = 1
+    key_name: str | None = None
+    description: str | None = None
+    scheduler_hints: dict[str, Any] = field(default_factory=dict)
+    access_ip_v4: str | None = None
+    access_ip_v6: str | None = None
+    hostname: str | None = None
+
+
+@dataclass
+class BuildResult:
+    """What was created: the instances (in launch order) and their reservation."""
+
+    instance_uuids: list[str]
+    reservation_id: str
+    admin_password: str
+
+
+def flavor_snapshot(flavor: Flavor) -> dict[str, Any]:
+    """The flavor as an instance keeps it."""
+    return {
+        "id": flavor.flavorid,
+        "name": flavor.name,
+        "vcpus": flavor.vcpus,
+        "memory_mb": flavor.memory_mb,
+        "root_gb": flavor.root_gb,
+        "ephemeral_gb": flavor.ephemeral_gb,
+        "swap": flavor.swap,
+        "extra_specs": dict(flavor.extra_specs or {}),
+    }
+
+
+def _last_segment(ref: str) -> str:
+    """``http://.../flavors/1`` -> ``1`` (Nova accepts links as references)."""
+    return ref.rstrip("/").rsplit("/", 1)[-1] if "/" in ref else ref
+
+
+def _hostname(name: str) -> str:
+    """Nova's sanitised hostname: lower case, [a-z0-9-], at most 63 characters."""
+    text = re.sub(r"[^\w.-]+", "-", name.lower().replace("_", "-"))
+    text = re.sub(r"[.-]+$|^[.-]+", "", text.replace(".", "-"))
+    return (text or "server")[:63]
+
+
+@dataclass
+class _Placement:
+    zone: str | None
+    force_hosts: list[str]
+    force_nodes: list[str]
+
+
+class ServerBuilder:
+    """POST /servers behind the HTTP layer."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        self.image_rpc = ImageAPI(runtime.bus)
+        self.network_rpc = NetworkAPI(runtime.bus)
+        self.volume_rpc = VolumeAPI(runtime.bus)
+        self.conductor_rpc = ConductorAPI(runtime.bus)
+
+    def create(self, ctx: RequestContext, request: BuildRequest) -> BuildResult:
+        """Check everything, record the instances, cast the conductor."""
+        if request.min_count > request.max_count:
+            raise BadRequest("min_count must be <= max_count")
+        placement = self._placement(ctx, request.availability_zone)
+        with self.runtime.store.session() as session:
+            flavor = self._flavor(session, ctx, request.flavor_ref)
+            group = self._server_group(session, ctx, request.scheduler_hints)
+        blockdevs = plan_block_devices(
+            ctx,
+            request.block_devices,
+            request.image_ref,
+            request.max_count,
+            self.volume_rpc,
+            self.image_rpc,
+        )
+        image = self._image(ctx, blockdevs.root_image_id, flavor, blockdevs.is_bfv)
+        requested_networks = self._networks(ctx, request.networks, request.max_count)
+        self._metadata_quota(ctx, request.metadata)
+        if request.key_name is not None:
+            raise BadRequest("Invalid key_name provided.")
+        with self.runtime.store.session() as session:
+            count = api_quota.allowed_instances(
+                session,
+                self.runtime.config,
+                ctx.project_id or "",
+                flavor,
+                request.min_count,
+                request.max_count,
+            )
+            if group is not None:
+                api_quota.check_server_group_members(
+                    session, self.runtime.config, group["project_id"], group["uuid"], count
+                )
+            reservation_id = "r-" + "".join(
+                secrets.choice(string.ascii_lowercase + string.digits) for _ in range(8)
+            )
+            uuids = self._record(
+                session, ctx, request, flavor, blockdevs, group, placement, reservation_id, count
+            )
+        spec = {
+            "flavor": flavor,
+            "image": None if blockdevs.is_bfv else image,
+            "availability_zone": placement.zone,
+            "project_id": ctx.project_id,
+            "user_id": ctx.user_id,
+            "num_instances": len(uuids),
+            "scheduler_hints": request.scheduler_hints,
+            "requested_networks": requested_networks,
+            "block_device_mappings": blockdevs.mappings,
+            "is_bfv": blockdevs.is_bfv,
+            "server_group": (
+                {"uuid": group["uuid"], "policy": group["policy"], "rules": group["rules"]}
+                if group
+                else None
+            ),
+            "force_hosts": placement.force_hosts,
+            "force_nodes": placement.force_nodes,
+        }
+        self.conductor_rpc.build_instances(ctx, uuids, spec)
+        password = "".join(secrets.choice(string.ascii_letters + string.digits) for _ in range(12))
+        return BuildResult(uuids, reservation_id, password)
+
+    # -- checks ----------------------------------------------------------------------------
+    def _placement(self, ctx: RequestContext, requested: str | None) -> _Placement:
+        zone, host, node = requested, None, None
+        if requested and ":" in requested:
+            parts = requested.count(":")
+            if parts == 1:
+                zone, host = requested.split(":")
+            elif parts == 2 and "::" in requested:
+                zone, node = requested.split("::")
+            elif parts == 2:
+                zone, host, node = requested.split(":")
+            else:
+                raise BadRequest("Unable to parse availability_zone")
+        zone = zone or None
+        if (host or node) and not ctx.is_admin:
+            raise Forbidden(
+                "Policy doesn't allow os_compute_api:servers:create:forced_host to be performed."
+            )
+        with self.runtime.store.session() as session:
+            services = session.scalars(
+                select(Service).where(Service.binary == COMPUTE_BINARY)
+            ).all()
+            zones = {s.availability_zone for s in services if not s.disabled}
+            hosts = {s.host for s in services}
+        if zone is not None and zone not in zones:
+            raise BadRequest("The requested availability zone is not available")
+        if host and host not in hosts:
+            raise BadRequest(f"Compute host {host} could not be found.")
+        return _Placement(zone, [host] if host else [], [node] if node else [])
+
+    def _flavor(self, session: Session, ctx: RequestContext, ref: str) -> dict[str, Any]:
+        flavor_id = _last_segment(ref)
+        flavor = session.scalars(select(Flavor).where(Flavor.flavorid == flavor_id)).first()
+        hidden = flavor is not None and not flavor.is_public and not ctx.is_admin
+        if flavor is None or flavor.disabled or hidden:
+            raise BadRequest(f"Flavor {flavor_id} could not be found.")
+        return flavor_snapshot(flavor)
+
+    def _image(
+        self, ctx: RequestContext, image_id: str | None, flavor: dict[str, Any], is_bfv: bool
+    ) -> dict[str, Any] | None:
+        if image_id is None:
+            return None
+        try:
+            image = self.image_rpc.get_image(ctx, image_id)
+        except NotFound:
+            raise BadRequest(f"Image {image_id} could not be found.") from None
+        if image.get("status", "active") != "active":
+            raise BadRequest(f"Image {image_id} is not active.")
+        if int(flavor["memory_mb"]) < int(image.get("min_ram") or 0):
+            raise BadRequest("Flavor's memory is too small for requested image.")
+        root_bytes = int(flavor["root_gb"]) * GIB
+        if is_bfv:
+            return image
+        if root_bytes == 0 and not ctx.is_admin:
+            raise Forbidden("Only volume-backed servers are allowed for flavors with zero disk.")
+        size = int(image.get("size") or 0)
+        if root_bytes and size > root_bytes:
+            raise BadRequest(
+                "Flavor's disk is too small for requested image. Flavor disk is "
+                f"{root_bytes} bytes, image is {size} bytes."
+            )
+        min_disk = int(image.get("min_disk") or 0) * GIB
+        if root_bytes and min_disk > root_bytes:
+            raise BadRequest(
+                "Flavor's disk is too small for requested image. Flavor disk is "
+                f"{root_bytes} bytes, minimum required by image is {min_disk} bytes."
+            )
+        return image
+
+    def _networks(self, ctx: RequestContext, networks: Any, max_count: int) -> Any:
+        if networks in ("none", "auto"):
+            requested: Any = networks
+        else:
+            requested = []
+            for item in networks:
+                entry = {k: item[k] for k in ("uuid", "port", "fixed_ip") if item.get(k)}
+                if "uuid" not in entry and "port" not in entry:
+                    raise BadRequest("Bad networks format: network uuid is not in proper format")
+                if "port" in entry and max_count > 1:
+                    raise BadRequest(
+                        "Unable to launch multiple instances with a single configured "
+                        "port ID. Please launch your instance one by one with different ports."
+                    )
+                requested.append(entry)
+        if requested != "none":
+            self.network_rpc.validate_networks(ctx, requested)
+        return requested
+
+    def _metadata_quota(self, ctx: RequestContext, metadata: dict[str, str]) -> None:
+        with self.runtime.store.session() as session:
+            limit = api_quota.project_limits(
+                session, self.runtime.config, ctx.project_id or ""
+            )["metadata_items"]
+        if 0 <= limit < len(metadata):
+            raise Forbidden(f"Maximum number of metadata items exceeds {limit}")
+
+    def _server_group(
+        self, session: Session, ctx: RequestContext, hints: dict[str, Any]
+    ) -> dict[str, Any] | None:
+        group_id = hints.get("group")
+        if not group_id:
+            return None
+        group = session.scalars(select(ServerGroup).where(ServerGroup.uuid == group_id)).first()
+        if group is None or (group.project_id != ctx.project_id and not ctx.is_admin):
+            raise BadRequest(f"Instance group {group_id} could not be found.")
+        return {
+            "uuid": group.uuid,
+            "policy": group.policy,
+            "rules": dict(group.rules or {}),
+            "project_id": group.project_id,
+        }
+
+    # -- the transaction -------------------------------------------------------------------
+    def _record(
+        self,
+        session: Session,
+        ctx: RequestContext,
+        request: BuildRequest,
+        flavor: dict[str, Any],
+        blockdevs: BlockDevicePlan,
+        group: dict[str, Any] | None,
+        placement: _Placement,
+        reservation_id: str,
+        count: int,
+    ) -> list[str]:
+        now = self.runtime.clock.now()
+        uuids: list[str] = []
+        for index in range(count):
+            uuid = new_uuid()
+            name = request.name if count == 1 else f"{request.name}-{index + 1}"
+            hostname = request.hostname or _hostname(request.name)
+            if count > 1:
+                hostname = f"{hostname[:59]}-{index + 1}"
+            session.add(
+                Instance(
+                    uuid=uuid,
+                    display_name=name,
+                    hostname=hostname,
+                    project_id=ctx.project_id or "",
+                    user_id=ctx.user_id or "",
+                    availability_zone=placement.zone,
+                    image_ref="" if blockdevs.is_bfv else blockdevs.root_image_id,
+                    flavor=flavor,
+                    vm_state=BUILDING,
+                    task_state=task_states.SCHEDULING,
+                    power_state=power_state.NOSTATE,
+                    metadata_=dict(request.metadata),
+                    user_data=request.user_data,
+                    reservation_id=reservation_id,
+                    launch_index=index,
+                    access_ip_v4=request.access_ip_v4,
+                    access_ip_v6=request.access_ip_v6,
+                    requested_networks=request.networks,
+                    description=request.description,
+                )
+            )
+            for mapping in blockdevs.mappings:
+                session.add(BDM(instance_uuid=uuid, **mapping))
+            if group is not None:
+                session.add(ServerGroupMember(group_uuid=group["uuid"], instance_uuid=uuid))
+            record_action(session, ctx, uuid, "create", now)
+            uuids.append(uuid)
+        return uuids

@@ -1,0 +1,48 @@
+"""Whether a service is up, as Nova's database servicegroup driver decides.
+
+A service is up when its last heartbeat (``last_seen_up``, else its row's update or
+creation time) is at most ``service_down_time`` clock seconds old and no operator has
+forced it down.  The api uses it for ``state`` in os-services and os-hypervisors, for a
+server's ``host_status``, and to delete locally when a compute host is down.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from testbed.compute.models import Service
+
+__all__ = ["COMPUTE_BINARY", "compute_service", "host_status", "service_is_up"]
+
+COMPUTE_BINARY = "nova-compute"
+
+
+def service_is_up(service: Service, now: float, service_down_time: float) -> bool:
+    """True when the service reported recently and is not forced down."""
+    if service.forced_down:
+        return False
+    heartbeat = service.last_seen_up
+    if heartbeat is None:
+        heartbeat = service.updated_at or service.created_at
+    if heartbeat is None:
+        return False
+    return abs(now - heartbeat) <= service_down_time
+
+
+def compute_service(session: Session, host: str) -> Service | None:
+    """The nova-compute service row of ``host``, if any."""
+    return session.scalars(
+        select(Service).where(Service.host == host, Service.binary == COMPUTE_BINARY)
+    ).first()
+
+
+def host_status(service: Service | None, now: float, service_down_time: float) -> str:
+    """A server's ``host_status`` (2.16): UP, DOWN, MAINTENANCE (disabled) or UNKNOWN."""
+    if service is None:
+        return "UNKNOWN"
+    if not service_is_up(service, now, service_down_time):
+        return "DOWN"
+    if service.disabled:
+        return "MAINTENANCE"
+    return "UP"

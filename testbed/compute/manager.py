@@ -1,0 +1,337 @@
+"""The compute manager: the RPC endpoint of ``compute.<host>``.
+
+It owns the instance's state changes on its host and talks to the hypervisor only through
+its :class:`~testbed.virt.driver.ComputeDriver`.  Each handler continuing a task presents
+the task id the api gave it; every step re-checks it in the store and a handler whose
+task was taken over (a force delete) stops quietly.  Handlers of one instance are
+serialised (a delete waits for the build or power operation in progress).
+
+Task-state sequences (Nova's): stop ``powering-off`` -> stopped; start ``powering-on`` ->
+active; reboot ``rebooting`` -> ``reboot_pending`` -> ``reboot_started`` -> active (and
+the ``_hard`` variants); pause ``pausing`` -> paused; unpause ``unpausing`` -> active;
+suspend ``suspending`` -> suspended; resume ``resuming`` -> active; delete ``deleting`` ->
+deleted.  On a driver error the vm_state stays (a reboot that leaves the guest not
+running goes to error), task_state goes to None and the error becomes a fault.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from testbed.compute import states
+from testbed.compute.actions import ERROR, SUCCESS, fault_message
+from testbed.compute.build import Builder
+from testbed.compute.locks import KeyedLock
+from testbed.compute.records import Event, Fault, InstanceRecords
+from testbed.compute.states import power_state, task_states
+from testbed.conductor.rpcapi import ConductorAPI
+from testbed.context import RequestContext
+from testbed.image.rpcapi import ImageAPI
+from testbed.network.rpcapi import NetworkAPI
+from testbed.service import Runtime
+from testbed.virt.driver import ComputeDriver, GuestNotFound
+from testbed.volume.rpcapi import VolumeAPI
+
+__all__ = ["ComputeManager"]
+
+LOG = logging.getLogger(__name__)
+
+Instance = dict[str, Any]
+
+
+class ComputeManager:
+    """Endpoint of ``compute.<host>``: builds, power operations and deletes."""
+
+    def __init__(self, runtime: Runtime, host: str, driver: ComputeDriver) -> None:
+        self.runtime = runtime
+        self.host = host
+        self.driver = driver
+        self.records = InstanceRecords(runtime, host)
+        self.locks = KeyedLock(runtime.clock)
+        self.image_api = ImageAPI(runtime.bus)
+        self.network_api = NetworkAPI(runtime.bus)
+        self.volume_api = VolumeAPI(runtime.bus)
+        self.conductor_api = ConductorAPI(runtime.bus)
+        self._builder = Builder(self)
+
+    # -- build ----------------------------------------------------------------------------
+    def build_and_run_instance(
+        self,
+        ctx: RequestContext,
+        instance_uuid: str,
+        request_spec: dict[str, Any],
+        node: str,
+        alternates: list[dict[str, Any]],
+    ) -> None:
+        """Build and boot the instance here; reschedule to an alternate if spawn fails."""
+        with self.locks.hold(instance_uuid):
+            self._builder.build(ctx, instance_uuid, request_spec, node, alternates)
+
+    # -- power ----------------------------------------------------------------------------
+    def stop_instance(
+        self, ctx: RequestContext, instance_uuid: str, task_id: str, clean_shutdown: bool = True
+    ) -> None:
+        """Power off: ``powering-off`` -> stopped."""
+        self._power_action(
+            ctx,
+            instance_uuid,
+            task_id,
+            "compute_stop_instance",
+            steps=(task_states.POWERING_OFF,),
+            run=lambda inst: self.driver.power_off(inst, clean_shutdown),
+            done=states.STOPPED,
+        )
+
+    def start_instance(self, ctx: RequestContext, instance_uuid: str, task_id: str) -> None:
+        """Power on: ``powering-on`` -> active."""
+        self._power_action(
+            ctx,
+            instance_uuid,
+            task_id,
+            "compute_start_instance",
+            steps=(task_states.POWERING_ON,),
+            run=lambda inst: self.driver.power_on(
+                inst, inst["network_info"], self._block_device_info(inst)
+            ),
+            done=states.ACTIVE,
+        )
+
+    def reboot_instance(
+        self, ctx: RequestContext, instance_uuid: str, task_id: str, reboot_type: str
+    ) -> None:
+        """Reboot: ``rebooting`` -> ``reboot_pending`` -> ``reboot_started`` -> active
+        (``*_hard`` for HARD)."""
+        hard = str(reboot_type).upper() == "HARD"
+        steps = (
+            (
+                task_states.REBOOTING_HARD,
+                task_states.REBOOT_PENDING_HARD,
+                task_states.REBOOT_STARTED_HARD,
+            )
+            if hard
+            else (task_states.REBOOTING, task_states.REBOOT_PENDING, task_states.REBOOT_STARTED)
+        )
+        self._power_action(
+            ctx,
+            instance_uuid,
+            task_id,
+            "compute_reboot_instance",
+            steps=steps,
+            run=lambda inst: self.driver.reboot(
+                inst,
+                inst["network_info"],
+                "HARD" if hard else "SOFT",
+                self._block_device_info(inst),
+            ),
+            done=states.ACTIVE,
+            error_state=lambda power: None if power == power_state.RUNNING else states.ERROR,
+        )
+
+    def pause_instance(self, ctx: RequestContext, instance_uuid: str, task_id: str) -> None:
+        """Pause: ``pausing`` -> paused."""
+        self._power_action(
+            ctx,
+            instance_uuid,
+            task_id,
+            "compute_pause_instance",
+            steps=(task_states.PAUSING,),
+            run=self.driver.pause,
+            done=states.PAUSED,
+        )
+
+    def unpause_instance(self, ctx: RequestContext, instance_uuid: str, task_id: str) -> None:
+        """Unpause: ``unpausing`` -> active."""
+        self._power_action(
+            ctx,
+            instance_uuid,
+            task_id,
+            "compute_unpause_instance",
+            steps=(task_states.UNPAUSING,),
+            run=self.driver.unpause,
+            done=states.ACTIVE,
+        )
+
+    def suspend_instance(self, ctx: RequestContext, instance_uuid: str, task_id: str) -> None:
+        """Suspend: ``suspending`` -> suspended."""
+        self._power_action(
+            ctx,
+            instance_uuid,
+            task_id,
+            "compute_suspend_instance",
+            steps=(task_states.SUSPENDING,),
+            run=self.driver.suspend,
+            done=states.SUSPENDED,
+        )
+
+    def resume_instance(self, ctx: RequestContext, instance_uuid: str, task_id: str) -> None:
+        """Resume: ``resuming`` -> active."""
+        self._power_action(
+            ctx,
+            instance_uuid,
+            task_id,
+            "compute_resume_instance",
+            steps=(task_states.RESUMING,),
+            run=lambda inst: self.driver.resume(
+                inst, inst["network_info"], self._block_device_info(inst)
+            ),
+            done=states.ACTIVE,
+        )
+
+    # -- delete ---------------------------------------------------------------------------
+    def terminate_instance(
+        self, ctx: RequestContext, instance_uuid: str, task_id: str | None
+    ) -> None:
+        """Delete: destroy the guest, free its ports, volumes and allocations, and mark
+        the row deleted.  ``task_id`` None (force delete) pre-empts any running task."""
+        event = "compute_terminate_instance"
+        with self.locks.hold(instance_uuid):
+            inst = self.records.transition(
+                ctx,
+                instance_uuid,
+                task_id=task_id,
+                values={"task_state": task_states.DELETING},
+                events=(Event(event),),
+            )
+            if inst is None:
+                return
+            try:
+                self._shutdown_instance(ctx, inst)
+            except Exception as exc:
+                LOG.exception("terminating %s on %s failed", instance_uuid, self.host)
+                self.records.transition(
+                    ctx,
+                    instance_uuid,
+                    task_id=task_id,
+                    values={"vm_state": states.ERROR, "task_state": None, "task_id": None},
+                    events=(Event(event, ERROR, fault_message(exc)),),
+                    faults=(Fault(fault_message(exc), details=type(exc).__name__),),
+                )
+                return
+            now = self.runtime.clock.now()
+            self.records.transition(
+                ctx,
+                instance_uuid,
+                task_id=task_id,
+                values={
+                    "vm_state": states.DELETED,
+                    "task_state": None,
+                    "task_id": None,
+                    "power_state": power_state.NOSTATE,
+                    "terminated_at": now,
+                    "deleted": True,
+                    "deleted_at": now,
+                },
+                events=(Event(event, SUCCESS),),
+                release_allocations=True,
+            )
+
+    def _shutdown_instance(self, ctx: RequestContext, inst: Instance) -> None:
+        """Destroy the guest, then release its network and volumes."""
+        bdms = self.records.block_device_mappings(inst["uuid"])
+        try:
+            self.driver.destroy(inst, inst["network_info"], self._block_device_info(inst, bdms))
+        except GuestNotFound:
+            pass
+        self.network_api.deallocate_for_instance(ctx, inst["uuid"])
+        for bdm in bdms:
+            if bdm["attachment_id"]:
+                self.volume_api.attachment_delete(ctx, bdm["attachment_id"])
+            if bdm["delete_on_termination"] and bdm["volume_id"]:
+                self.volume_api.delete_volume(ctx, bdm["volume_id"])
+        if bdms:
+            self.records.delete_bdms(inst["uuid"])
+
+    # -- shared -----------------------------------------------------------------------------
+    def _power_action(
+        self,
+        ctx: RequestContext,
+        uuid: str,
+        task_id: str,
+        event: str,
+        *,
+        steps: tuple[str, ...],
+        run: Callable[[Instance], None],
+        done: str,
+        error_state: Callable[[int], str | None] | None = None,
+    ) -> None:
+        """Walk the task states, run the driver call, then settle the instance."""
+        with self.locks.hold(uuid):
+            inst = self.records.transition(
+                ctx, uuid, task_id=task_id, values={"task_state": steps[0]}, events=(Event(event),)
+            )
+            for step in steps[1:]:
+                if inst is None:
+                    return
+                inst = self.records.transition(
+                    ctx, uuid, task_id=task_id, values={"task_state": step}
+                )
+            if inst is None:
+                return
+            try:
+                run(inst)
+            except Exception as exc:
+                LOG.warning("%s of %s on %s failed: %s", event, uuid, self.host, exc)
+                power = self.current_power_state(inst)
+                values: dict[str, Any] = {"task_state": None, "task_id": None}
+                values["power_state"] = power
+                vm_state = error_state(power) if error_state else None
+                if vm_state:
+                    values["vm_state"] = vm_state
+                self.records.transition(
+                    ctx,
+                    uuid,
+                    task_id=task_id,
+                    values=values,
+                    events=(Event(event, ERROR, fault_message(exc)),),
+                    faults=(Fault(fault_message(exc), details=type(exc).__name__),),
+                )
+                return
+            self.records.transition(
+                ctx,
+                uuid,
+                task_id=task_id,
+                values={
+                    "vm_state": done,
+                    "task_state": None,
+                    "task_id": None,
+                    "power_state": self.current_power_state(inst),
+                },
+                events=(Event(event, SUCCESS),),
+            )
+
+    def current_power_state(self, inst: Instance) -> int:
+        """What the hypervisor says now (NOSTATE when there is no guest)."""
+        try:
+            return self.driver.get_info(inst).state
+        except GuestNotFound:
+            return power_state.NOSTATE
+
+    def _block_device_info(
+        self, inst: Instance, bdms: list[dict[str, Any]] | None = None
+    ) -> dict[str, Any]:
+        if bdms is None:
+            bdms = self.records.block_device_mappings(inst["uuid"])
+        return block_device_info(inst, bdms)
+
+
+def block_device_info(inst: Instance, bdms: list[dict[str, Any]]) -> dict[str, Any]:
+    """The driver's view of the instance's disks (volumes with their connection_info)."""
+    mappings = [
+        {
+            "connection_info": bdm["connection_info"],
+            "mount_device": bdm["device_name"],
+            "boot_index": bdm["boot_index"],
+            "delete_on_termination": bdm["delete_on_termination"],
+            "volume_id": bdm["volume_id"],
+        }
+        for bdm in bdms
+        if bdm["destination_type"] == "volume" and bdm["connection_info"]
+    ]
+    return {
+        "root_device_name": inst.get("root_device_name"),
+        "block_device_mapping": mappings,
+        "ephemerals": [],
+        "swap": None,
+    }

@@ -1,0 +1,229 @@
+"""The compute manager's writes to an instance row, each guarded by the task-id rule.
+
+Every step of a task is one short transaction (:meth:`InstanceRecords.transition`): read
+the row ``FOR UPDATE``, check that the caller still owns the task (its ``task_id``, or the
+``task_state`` it expects), apply the changes, and record action events, faults and
+allocation changes in the same transaction.  A step whose guard fails changes nothing
+and returns None: the handler stops quietly (a ``log`` trace event says why).  Only a
+force delete (``task_id`` None on terminate) skips the task-id check.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+
+from testbed.compute import actions
+from testbed.compute.models import BlockDeviceMapping, Instance
+from testbed.context import RequestContext, current_service
+from testbed.scheduler import claims
+from testbed.service import Runtime
+
+__all__ = ["Event", "Fault", "InstanceRecords", "instance_payload"]
+
+LOG = logging.getLogger(__name__)
+
+_PAYLOAD_FIELDS = (
+    "uuid",
+    "display_name",
+    "hostname",
+    "project_id",
+    "user_id",
+    "host",
+    "node",
+    "availability_zone",
+    "image_ref",
+    "flavor",
+    "vm_state",
+    "task_state",
+    "power_state",
+    "task_id",
+    "launched_at",
+    "created_at",
+    "root_device_name",
+    "network_info",
+    "requested_networks",
+    "user_data",
+    "key_name",
+    "launch_index",
+)
+
+
+def instance_payload(inst: Instance) -> dict[str, Any]:
+    """The instance as the driver and the handlers see it (a JSON-safe dict)."""
+    data = {name: getattr(inst, name) for name in _PAYLOAD_FIELDS}
+    data["metadata"] = dict(inst.metadata_ or {})
+    data["flavor"] = dict(inst.flavor or {})
+    data["network_info"] = list(inst.network_info or [])
+    return data
+
+
+@dataclass(frozen=True)
+class Event:
+    """An action event to open (``result`` None) or close (``Success``/``Error``)."""
+
+    name: str
+    result: str | None = None
+    details: str | None = None
+
+
+@dataclass(frozen=True)
+class Fault:
+    """An instance fault to record."""
+
+    message: str
+    code: int = 500
+    details: str = ""
+
+
+class InstanceRecords:
+    """Guarded writes to instance rows on behalf of one compute host."""
+
+    def __init__(self, runtime: Runtime, host: str) -> None:
+        self.runtime = runtime
+        self.host = host
+
+    def transition(
+        self,
+        ctx: RequestContext,
+        uuid: str,
+        *,
+        task_id: str | None = None,
+        expect_task_state: tuple[str | None, ...] | None = None,
+        values: dict[str, Any] | None = None,
+        events: tuple[Event, ...] = (),
+        faults: tuple[Fault, ...] = (),
+        release_allocations: bool = False,
+        allow_deleted: bool = False,
+    ) -> dict[str, Any] | None:
+        """One guarded step; the instance after it, or None if the guard refused.
+
+        ``task_id``: the task the caller continues (checked when not None).
+        ``expect_task_state``: the task states the step may start from.
+        """
+        runtime = self.runtime
+        now = runtime.clock.now()
+        with runtime.store.session() as session:
+            inst = session.execute(
+                select(Instance).where(Instance.uuid == uuid).with_for_update()
+            ).scalar_one_or_none()
+            refusal = self._refusal(inst, task_id, expect_task_state, allow_deleted)
+            if refusal is not None or inst is None:
+                payload = None
+            else:
+                for name, value in (values or {}).items():
+                    setattr(inst, name, value)
+                for fault in faults:
+                    actions.add_fault(
+                        session,
+                        uuid,
+                        message=fault.message,
+                        code=fault.code,
+                        details=fault.details,
+                        now=now,
+                        host=self.host,
+                        tracer=runtime.tracer,
+                    )
+                for event in events:
+                    self._record_event(session, ctx, uuid, event, now)
+                if release_allocations:
+                    claims.release(session, uuid, tracer=runtime.tracer)
+                payload = instance_payload(inst)
+        if refusal is not None:
+            self._refused(ctx, uuid, refusal)
+        return payload
+
+    def load(self, uuid: str) -> dict[str, Any] | None:
+        """The instance (deleted ones too), or None."""
+        with self.runtime.store.session() as session:
+            inst = session.get(Instance, uuid)
+            return instance_payload(inst) if inst is not None else None
+
+    def record_event(self, ctx: RequestContext, uuid: str, event: Event) -> None:
+        """Record an action event without touching the instance."""
+        with self.runtime.store.session() as session:
+            self._record_event(session, ctx, uuid, event, self.runtime.clock.now())
+
+    # -- block devices --------------------------------------------------------------------
+    def block_device_mappings(self, uuid: str) -> list[dict[str, Any]]:
+        """The instance's BDMs as dicts, boot disk first."""
+        with self.runtime.store.session() as session:
+            rows = (
+                session.execute(
+                    select(BlockDeviceMapping)
+                    .where(BlockDeviceMapping.instance_uuid == uuid)
+                    .order_by(BlockDeviceMapping.id)
+                )
+                .scalars()
+                .all()
+            )
+            bdms = [
+                {p.key: getattr(row, p.key) for p in BlockDeviceMapping.__mapper__.column_attrs}
+                for row in rows
+            ]
+        return sorted(bdms, key=lambda b: (b["boot_index"] is None or b["boot_index"] < 0,))
+
+    def update_bdm(self, bdm_id: int, **values: Any) -> None:
+        """Save what the attachment flow learned (volume_id, attachment_id, ...)."""
+        with self.runtime.store.session() as session:
+            row = session.get(BlockDeviceMapping, bdm_id)
+            if row is not None:
+                for name, value in values.items():
+                    setattr(row, name, value)
+
+    def delete_bdms(self, uuid: str) -> None:
+        """Drop the instance's BDMs (with the instance, on delete)."""
+        with self.runtime.store.session() as session:
+            for row in session.execute(
+                select(BlockDeviceMapping).where(BlockDeviceMapping.instance_uuid == uuid)
+            ).scalars():
+                session.delete(row)
+
+    # -- internals ------------------------------------------------------------------------
+    @staticmethod
+    def _refusal(
+        inst: Instance | None,
+        task_id: str | None,
+        expect_task_state: tuple[str | None, ...] | None,
+        allow_deleted: bool,
+    ) -> str | None:
+        if inst is None:
+            return "instance not found"
+        if inst.deleted and not allow_deleted:
+            return "instance deleted"
+        if task_id is not None and inst.task_id != task_id:
+            return f"task {task_id} is not the instance's current task ({inst.task_id})"
+        if expect_task_state is not None and inst.task_state not in expect_task_state:
+            return f"task_state is {inst.task_state}, expected one of {list(expect_task_state)}"
+        return None
+
+    def _record_event(
+        self, session: Any, ctx: RequestContext, uuid: str, event: Event, now: float
+    ) -> None:
+        if event.result is None:
+            actions.start_event(session, uuid, ctx.request_id, event.name, now=now, host=self.host)
+        else:
+            actions.finish_event(
+                session,
+                uuid,
+                ctx.request_id,
+                event.name,
+                now=now,
+                result=event.result,
+                host=self.host,
+                details=event.details,
+            )
+
+    def _refused(self, ctx: RequestContext, uuid: str, reason: str) -> None:
+        LOG.info("compute %s: instance %s: step refused: %s", self.host, uuid, reason)
+        self.runtime.tracer.record(
+            "log",
+            request_id=ctx.request_id,
+            source=current_service(),
+            name="task_refused",
+            instance_uuid=uuid,
+            detail={"reason": reason},
+        )

@@ -1,0 +1,170 @@
+"""Resource claims: allocations written in the transaction that re-checks capacity.
+
+A claim is one conditional ``UPDATE compute_nodes SET *_used = *_used + want WHERE
+capacity still allows it`` plus an ``allocations`` row, in one transaction.  The
+condition is evaluated by the database on the row it updates, so concurrent claims can
+never push a node past its allocation ratios, whatever the scheduler read before.
+``compute_nodes.*_used`` is thereby always the sum of the node's allocations (the compute
+host's periodic resource update recomputes it from them, healing any drift).
+
+These functions take an open session so callers can put a claim in the same transaction
+as their own writes; they are the one place that writes allocations (the scheduler, the
+conductor when it moves a build to an alternate, the compute host when it frees them).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from testbed.compute.models import Allocation, ComputeNode
+from testbed.context import current_context, current_service
+from testbed.scheduler.host_state import Resources
+from testbed.trace import Tracer
+
+__all__ = [
+    "claim",
+    "recompute_usage",
+    "release",
+    "resources_from_spec",
+]
+
+
+def resources_from_spec(request_spec: dict[str, Any]) -> Resources:
+    """What one instance of a request consumes (Nova's resources_from_flavor).
+
+    Disk is root + ephemeral + swap (MB rounded up to GB); a server booted from a volume
+    does not use local disk for its root.
+    """
+    flavor = request_spec.get("flavor") or {}
+    vcpus = int(flavor.get("vcpus", 0))
+    memory_mb = int(flavor.get("memory_mb", flavor.get("ram", 0)))
+    root_gb = int(flavor.get("root_gb", flavor.get("disk", 0)))
+    ephemeral_gb = int(flavor.get("ephemeral_gb", flavor.get("ephemeral", 0)) or 0)
+    swap_gb = math.ceil(int(flavor.get("swap", 0) or 0) / 1024)
+    if request_spec.get("is_bfv"):
+        root_gb = 0
+    return Resources(vcpus=vcpus, memory_mb=memory_mb, disk_gb=root_gb + ephemeral_gb + swap_gb)
+
+
+def claim(
+    session: Session,
+    *,
+    node_uuid: str,
+    host: str,
+    consumer_uuid: str,
+    want: Resources,
+    project_id: str | None,
+    tracer: Tracer | None = None,
+) -> bool:
+    """Allocate ``want`` on the node for the consumer; False if it no longer fits.
+
+    A consumer already holding an allocation on this node is not charged twice.
+    """
+    existing = session.execute(
+        select(Allocation.id).where(
+            Allocation.consumer_uuid == consumer_uuid, Allocation.node_uuid == node_uuid
+        )
+    ).first()
+    if existing is not None:
+        return True
+    node = ComputeNode.__table__.c
+    result = session.execute(
+        update(ComputeNode)
+        .where(
+            node.uuid == node_uuid,
+            node.vcpus >= want.vcpus,
+            node.memory_mb >= want.memory_mb,
+            node.local_gb >= want.disk_gb,
+            node.vcpus_used + want.vcpus <= node.vcpus * node.cpu_allocation_ratio,
+            node.memory_mb_used + want.memory_mb <= node.memory_mb * node.ram_allocation_ratio,
+            node.local_gb_used + want.disk_gb <= node.local_gb * node.disk_allocation_ratio,
+        )
+        .values(
+            vcpus_used=node.vcpus_used + want.vcpus,
+            memory_mb_used=node.memory_mb_used + want.memory_mb,
+            local_gb_used=node.local_gb_used + want.disk_gb,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    if getattr(result, "rowcount", 0) != 1:
+        return False
+    session.add(
+        Allocation(
+            consumer_uuid=consumer_uuid,
+            node_uuid=node_uuid,
+            host=host,
+            vcpus=want.vcpus,
+            memory_mb=want.memory_mb,
+            disk_gb=want.disk_gb,
+            project_id=project_id,
+        )
+    )
+    _trace_usage(tracer, consumer_uuid, host, "claim")
+    return True
+
+
+def release(
+    session: Session,
+    consumer_uuid: str,
+    *,
+    host: str | None = None,
+    tracer: Tracer | None = None,
+) -> int:
+    """Drop the consumer's allocations (only on ``host`` when given); returns how many."""
+    query = select(Allocation).where(Allocation.consumer_uuid == consumer_uuid)
+    if host is not None:
+        query = query.where(Allocation.host == host)
+    allocations = session.execute(query).scalars().all()
+    node = ComputeNode.__table__.c
+    for alloc in allocations:
+        session.execute(
+            update(ComputeNode)
+            .where(node.uuid == alloc.node_uuid)
+            .values(
+                vcpus_used=node.vcpus_used - alloc.vcpus,
+                memory_mb_used=node.memory_mb_used - alloc.memory_mb,
+                local_gb_used=node.local_gb_used - alloc.disk_gb,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        session.delete(alloc)
+        _trace_usage(tracer, consumer_uuid, alloc.host, "release")
+    return len(allocations)
+
+
+def recompute_usage(session: Session, node_uuid: str) -> tuple[int, int, int]:
+    """Set the node's usage to the sum of its allocations; returns (vcpus, ram, disk)."""
+    vcpus, memory_mb, disk_gb = session.execute(
+        select(
+            func.coalesce(func.sum(Allocation.vcpus), 0),
+            func.coalesce(func.sum(Allocation.memory_mb), 0),
+            func.coalesce(func.sum(Allocation.disk_gb), 0),
+        ).where(Allocation.node_uuid == node_uuid)
+    ).one()
+    node = ComputeNode.__table__.c
+    session.execute(
+        update(ComputeNode)
+        .where(node.uuid == node_uuid)
+        .values(vcpus_used=vcpus, memory_mb_used=memory_mb, local_gb_used=disk_gb)
+        .execution_options(synchronize_session=False)
+    )
+    return int(vcpus), int(memory_mb), int(disk_gb)
+
+
+def _trace_usage(tracer: Tracer | None, consumer_uuid: str, host: str, verb: str) -> None:
+    """The conditional usage UPDATE bypasses the ORM, so it is traced here."""
+    if tracer is None:
+        return
+    ctx = current_context()
+    tracer.record(
+        "db",
+        request_id=ctx.request_id if ctx else "req-internal",
+        source=current_service(),
+        name="UPDATE compute_nodes",
+        instance_uuid=consumer_uuid,
+        detail={"host": host, "allocation": verb},
+    )

@@ -1,0 +1,175 @@
+"""What the scheduler knows about each compute host, read from the store per request.
+
+One query joins each compute node with its ``nova-compute`` service row: capacity,
+usage (kept equal to the sum of the node's allocations by the claims), allocation ratios,
+availability zone and whether the service is up and enabled.  As in Nova's HostManager,
+the state is read fresh for every ``select_destinations``; the claim re-checks capacity
+in its own transaction, so a stale read can cost a retry but never an overcommit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import and_, select
+
+from testbed.compute.models import ComputeNode, Service
+from testbed.compute.servicegroup import COMPUTE_BINARY, service_is_up
+from testbed.config import Config
+from testbed.store.db import Store
+
+__all__ = ["HostState", "Resources", "load_host_states"]
+
+
+@dataclass(frozen=True)
+class Resources:
+    """An amount of the three classes of resource a server consumes."""
+
+    vcpus: int
+    memory_mb: int
+    disk_gb: int
+
+    def to_dict(self) -> dict[str, int]:
+        """A JSON-safe form."""
+        return {"vcpus": self.vcpus, "memory_mb": self.memory_mb, "disk_gb": self.disk_gb}
+
+
+@dataclass
+class HostState:
+    """One compute node, as the filters and weighers see it."""
+
+    host: str
+    node: str
+    node_uuid: str
+    availability_zone: str
+    vcpus: int
+    memory_mb: int
+    local_gb: int
+    vcpus_used: int
+    memory_mb_used: int
+    local_gb_used: int
+    cpu_allocation_ratio: float
+    ram_allocation_ratio: float
+    disk_allocation_ratio: float
+    hypervisor_type: str
+    cpu_info: dict[str, Any]
+    service_up: bool
+    service_disabled: bool
+    instances_in_request: int = field(default=0)
+
+    # -- capacity, as placement computes it ------------------------------------------------
+    @property
+    def vcpus_limit(self) -> float:
+        """vCPUs that may be allocated: total x cpu_allocation_ratio."""
+        return self.vcpus * self.cpu_allocation_ratio
+
+    @property
+    def memory_mb_limit(self) -> float:
+        """Memory that may be allocated: total x ram_allocation_ratio."""
+        return self.memory_mb * self.ram_allocation_ratio
+
+    @property
+    def disk_gb_limit(self) -> float:
+        """Disk that may be allocated: total x disk_allocation_ratio."""
+        return self.local_gb * self.disk_allocation_ratio
+
+    @property
+    def free_ram_mb(self) -> int:
+        """Physical memory not allocated (what the RAM weigher weighs)."""
+        return self.memory_mb - self.memory_mb_used
+
+    @property
+    def free_disk_mb(self) -> int:
+        """Disk not allocated, in MB (what the disk weigher weighs)."""
+        return (self.local_gb - self.local_gb_used) * 1024
+
+    @property
+    def vcpus_free(self) -> float:
+        """vCPUs left under the allocation ratio (what the CPU weigher weighs)."""
+        return self.vcpus_limit - self.vcpus_used
+
+    def fits(self, want: Resources) -> bool:
+        """Whether ``want`` fits under the ratios, and no single request exceeds the
+        physical total (placement's max_unit)."""
+        return (
+            want.vcpus <= self.vcpus
+            and want.memory_mb <= self.memory_mb
+            and want.disk_gb <= self.local_gb
+            and self.vcpus_used + want.vcpus <= self.vcpus_limit
+            and self.memory_mb_used + want.memory_mb <= self.memory_mb_limit
+            and self.local_gb_used + want.disk_gb <= self.disk_gb_limit
+        )
+
+    def consume(self, want: Resources) -> None:
+        """Account for a server placed here earlier in the same request."""
+        self.vcpus_used += want.vcpus
+        self.memory_mb_used += want.memory_mb
+        self.local_gb_used += want.disk_gb
+        self.instances_in_request += 1
+
+
+_COLUMNS = (
+    ComputeNode.host,
+    ComputeNode.hypervisor_hostname,
+    ComputeNode.uuid,
+    ComputeNode.vcpus,
+    ComputeNode.memory_mb,
+    ComputeNode.local_gb,
+    ComputeNode.vcpus_used,
+    ComputeNode.memory_mb_used,
+    ComputeNode.local_gb_used,
+    ComputeNode.cpu_allocation_ratio,
+    ComputeNode.ram_allocation_ratio,
+    ComputeNode.disk_allocation_ratio,
+    ComputeNode.hypervisor_type,
+    ComputeNode.cpu_info,
+    Service.availability_zone,
+    Service.disabled,
+    Service.forced_down,
+    Service.last_seen_up,
+)
+
+
+def load_host_states(store: Store, config: Config, now: float) -> list[HostState]:
+    """Every compute node with its service, in a stable order (by node id)."""
+    query = (
+        select(*_COLUMNS)
+        .join(
+            Service,
+            and_(Service.host == ComputeNode.host, Service.binary == COMPUTE_BINARY),
+            isouter=True,
+        )
+        .order_by(ComputeNode.id)
+    )
+    with store.session() as session:
+        rows = session.execute(query).all()
+    states = []
+    for row in rows:
+        (host, node, node_uuid, vcpus, mem, disk, vu, mu, du, cr, rr, dr, htype, cpu_info) = row[
+            :14
+        ]
+        az, disabled, forced_down, last_seen_up = row[14:]
+        states.append(
+            HostState(
+                host=host,
+                node=node,
+                node_uuid=node_uuid,
+                availability_zone=az or "nova",
+                vcpus=vcpus,
+                memory_mb=mem,
+                local_gb=disk,
+                vcpus_used=vu,
+                memory_mb_used=mu,
+                local_gb_used=du,
+                cpu_allocation_ratio=cr,
+                ram_allocation_ratio=rr,
+                disk_allocation_ratio=dr,
+                hypervisor_type=htype,
+                cpu_info=cpu_info or {},
+                service_up=az is not None
+                and service_is_up(forced_down, last_seen_up, now, config.service_down_time),
+                service_disabled=bool(disabled),
+            )
+        )
+    return states

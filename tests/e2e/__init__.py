@@ -1,0 +1,1 @@
+"""End-to-end tests: a `testbed up` process driven by unmodified OpenStack clients."""
