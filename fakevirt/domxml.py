@@ -141,12 +141,16 @@ def _esc(text: str, attr: bool = False) -> str:
 
 
 def serialize(elem: ET.Element, prefixes: dict[str, str] | None = None,
-              declare: bool = False, indent: str = "") -> str:
+              declare: bool = False, indent: str = "", quote: str = "'") -> str:
     """Serialise an element the way libvirt prints it (single-quoted attributes).
 
     ``prefixes`` maps namespace URIs to prefixes; with ``declare`` the root declares them.
+    With ``indent`` (the root's indentation) element-only content is pretty-printed.
+    Metadata elements are printed by libxml2 with double quotes (``quote='"'``).
     """
+    q = quote
     prefixes = prefixes or {}
+    pretty = bool(indent)
 
     def name(tag: str) -> str:
         if tag.startswith("{"):
@@ -155,16 +159,20 @@ def serialize(elem: ET.Element, prefixes: dict[str, str] | None = None,
             return f"{pre}:{local}" if pre else local
         return tag
 
-    def ser(e: ET.Element, root: bool) -> str:
-        attrs = "".join(f" {name(k)}='{_esc(v, True)}'" for k, v in e.attrib.items())
+    def ser(e: ET.Element, root: bool, pad: str) -> str:
+        attrs = "".join(f" {name(k)}={q}{_esc(v, True)}{q}" for k, v in e.attrib.items())
         if root and declare:
-            attrs = "".join(f" xmlns:{p}='{_esc(u, True)}'" for u, p in prefixes.items()) + attrs
-        inner = _esc(e.text) if e.text else ""
-        inner += "".join(ser(c, False) + (_esc(c.tail) if c.tail else "") for c in e)
+            attrs = "".join(f" xmlns:{p}={q}{_esc(u, True)}{q}"
+                            for u, p in prefixes.items()) + attrs
         tag = name(e.tag)
+        text = e.text or ""
+        if pretty and len(e) and not text.strip():
+            inner = "".join(f"\n{pad}  " + ser(c, False, pad + "  ") for c in e)
+            return f"<{tag}{attrs}>{inner}\n{pad}</{tag}>"
+        inner = _esc(text) + "".join(ser(c, False, pad) + _esc(c.tail or "") for c in e)
         return f"<{tag}{attrs}>{inner}</{tag}>" if inner else f"<{tag}{attrs}/>"
 
-    return indent + ser(elem, True)
+    return indent + ser(elem, True, indent)
 
 
 def _size_kib(elem: ET.Element | None) -> int | None:
@@ -202,7 +210,8 @@ def parse_device(elem: ET.Element, raw_text: str | None = None) -> Device:
                     cache=None if drv is None else drv.get("cache"),
                     readonly=elem.find("readonly") is not None,
                     shareable=elem.find("shareable") is not None,
-                    extra=tuple(serialize(c) for c in elem if c.tag not in known))
+                    extra=tuple(serialize(c, indent="      ")[6:] for c in elem
+                                if c.tag not in known))
     if tag == "interface":
         mac = elem.find("mac")
         src = elem.find("source")
@@ -217,7 +226,8 @@ def parse_device(elem: ET.Element, raw_text: str | None = None) -> Device:
                          source_attr=sattr, source=sval,
                          model=None if model is None else model.get("type"),
                          target=None if tgt is None else tgt.get("dev"),
-                         extra=tuple(serialize(c) for c in elem if c.tag not in known))
+                         extra=tuple(serialize(c, indent="      ")[6:] for c in elem
+                                     if c.tag not in known))
     if tag in ("serial", "console"):
         src = elem.find("source")
         tgt = elem.find("target")
@@ -228,7 +238,7 @@ def parse_device(elem: ET.Element, raw_text: str | None = None) -> Device:
                        port=int(port) if port is not None else 0,
                        extra=tuple(serialize(c) for c in elem
                                    if c.tag not in ("source", "target")))
-    return serialize(elem)
+    return serialize(elem, indent="    ")[4:]
 
 
 def parse_domain(text: str) -> DomainSpec:
@@ -327,7 +337,7 @@ def _prefixed(entry: MetaEntry) -> str:
             c.tail = child.tail
             out.append(c)
         return out
-    return serialize(add(entry.element), {entry.uri: entry.key}, declare=True)
+    return serialize(add(entry.element), {entry.uri: entry.key}, declare=True, quote='"')
 
 
 def _device_xml(dev: Device) -> str:

@@ -84,9 +84,11 @@ class Fault:
         return cls(**data)
 
     def matches(self, kind: str, host: str | None, domain: str | None = None,
-                op: str | None = None, event: str | None = None) -> bool:
-        """True when this fault applies to that kind, host, domain, op and event name."""
+                op: str | None = None, event: str | None = None,
+                phase: str | None = None) -> bool:
+        """True when this fault applies to that kind, host, domain, op, event and phase."""
         return (self.kind == kind and (self.host is None or self.host == host)
+                and (self.phase is None or phase is None or self.phase == phase)
                 and (self.domain is None or domain is None or self.domain == domain)
                 and (self.op is None or self.op == op)
                 and (self.event is None or event is None or self.event == event))

@@ -25,16 +25,18 @@ PORT = 16509
 class SharedStorage:
     """A filesystem or volume mounted at ``mount_path`` on several hosts.
 
-    A file under ``mount_path`` is the same file on every host that mounts it. ``cluster_fs``
-    says libvirt would recognise it as a cluster filesystem (NFS, GFS2, Ceph...), so file
-    disks on it migrate without ``VIR_MIGRATE_UNSAFE``; the default (False) is like a Docker
-    volume or any local filesystem shared behind libvirt's back.
+    A file under ``mount_path`` is the same file on every host that mounts it. ``fs`` is what
+    libvirt 9 would make of the filesystem when checking migration safety: ``"local"`` (the
+    default: a Docker volume or any filesystem shared behind libvirt's back, file disks on it
+    need ``VIR_MIGRATE_UNSAFE``), ``"nfs"`` (a shared filesystem libvirt knows: file disks
+    need cache='none' or 'directsync', or readonly/shareable) or ``"cluster"`` (GFS2, Ceph,
+    ...: always safe).
     """
 
     name: str
     mount_path: str
     hosts: set[str] = field(default_factory=set)
-    cluster_fs: bool = False
+    fs: str = "local"
     files: dict[str, int] = field(default_factory=dict)
 
 
@@ -81,6 +83,7 @@ class Host:
     host_uuid: str = ""
     arch: str = "x86_64"
     mhz: int = 2400
+    kvm: bool = False
     status: str = "up"
     domains: dict[str, DomainRecord] = field(default_factory=dict)
     next_id: int = 1

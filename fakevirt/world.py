@@ -57,7 +57,10 @@ class World:
     operation instead of queueing them for ``virEventRunDefaultImpl``. ``check_disk_files``
     makes starting a domain whose file or block disk is missing fail as QEMU does.
     ``event_loop_block`` is how long (real seconds) ``virEventRunDefaultImpl`` waits for
-    something to deliver before returning 0.
+    something to deliver before returning 0. Migration runs at ``migration_bandwidth_mib``
+    MiB/s (unless VIR_MIGRATE_PARAM_BANDWIDTH says otherwise) while the guest dirties
+    ``migration_dirty_rate_mib`` MiB/s, progressing in steps of ``migration_step`` clock
+    seconds.
     """
 
     def __init__(self, clock: Clock | None = None, immediate_events: bool = False,
@@ -68,6 +71,9 @@ class World:
         self.immediate_events = immediate_events
         self.check_disk_files = check_disk_files
         self.event_loop_block = 1.0
+        self.migration_bandwidth_mib = 256.0
+        self.migration_dirty_rate_mib = 8.0
+        self.migration_step = 0.25
         self.hosts: dict[str, Host] = {}
         self.storages: dict[str, SharedStorage] = {}
         self._faults: dict[int, Fault] = {}
@@ -82,7 +88,7 @@ class World:
                     host_uuid="6695eb01-f6a4-8304-79aa-97f2502e193f")
         spec = parse_domain(_TEST_DOMAIN_XML)
         rec = DomainRecord(spec=spec, config=spec, state=C.VIR_DOMAIN_RUNNING,
-                           reason=C.VIR_DOMAIN_RUNNING_BOOTED, id=1)
+                           reason=C.VIR_DOMAIN_RUNNING_UNKNOWN, id=1)
         host.domains[spec.uuid] = rec
         host.next_id = 2
         self.hosts[TEST_URI] = host
@@ -90,11 +96,13 @@ class World:
     def add_host(self, hostname: str, *, vcpus: int = 8, memory_mb: int = 16384,
                  disk_gb: int = 100, cpu_model: str = "Skylake-Client-IBRS",
                  cpu_vendor: str = "Intel", host_uuid: str | None = None,
-                 arch: str = "x86_64", mhz: int = 2400) -> Host:
+                 arch: str = "x86_64", mhz: int = 2400, kvm: bool = False) -> Host:
         """Add a QEMU-like host reachable as ``fake://<hostname>/system``.
 
         ``qemu://``, ``qemu+tcp://``, ``qemu+ssh://`` and ``qemu+tls://`` URIs naming the same
-        hostname reach it too. The host UUID defaults to a fresh random one.
+        hostname reach it too. The host UUID defaults to a fresh random one. Domains must
+        have type 'qemu' (TCG), or also 'kvm' when ``kvm`` is True (the container nodes of
+        the real backend have no KVM).
         """
         with self.lock:
             if hostname in self.hosts:
@@ -102,7 +110,7 @@ class World:
             host = Host(hostname=hostname, uri=f"fake://{hostname}/system", vcpus=vcpus,
                         memory_kib=memory_mb * 1024, disk_bytes=disk_gb * 1024**3,
                         cpu_model=cpu_model, cpu_vendor=cpu_vendor, arch=arch, mhz=mhz,
-                        host_uuid=host_uuid or str(uuidlib.uuid4()))
+                        host_uuid=host_uuid or str(uuidlib.uuid4()), kvm=kvm)
             self.hosts[hostname] = host
             return host
 
@@ -125,11 +133,16 @@ class World:
         return host if host is not None and host.flavour == "qemu" else None
 
     def add_shared_storage(self, name: str, mount_path: str, hosts: Iterable[str],
-                           cluster_fs: bool = False) -> SharedStorage:
-        """Mount a shared filesystem/volume at ``mount_path`` on each of ``hosts``."""
+                           fs: str = "local") -> SharedStorage:
+        """Mount a shared filesystem/volume at ``mount_path`` on each of ``hosts``.
+
+        ``fs`` is "local" (default, libvirt does not trust it: migration needs UNSAFE),
+        "nfs" or "cluster"; see :class:`fakevirt.model.SharedStorage`.
+        """
+        if fs not in ("local", "nfs", "cluster"):
+            raise ValueError("fs must be 'local', 'nfs' or 'cluster'")
         with self.lock:
-            store = SharedStorage(name=name, mount_path=mount_path.rstrip("/") or "/",
-                                  cluster_fs=cluster_fs)
+            store = SharedStorage(name=name, mount_path=mount_path.rstrip("/") or "/", fs=fs)
             self.storages[name] = store
             for h in hosts:
                 self.mount(name, h)
@@ -186,13 +199,14 @@ class World:
             return list(self._faults.values())
 
     def take_fault(self, kind: str, host: str | None, domain: str | None = None,
-                   op: str | None = None, event: str | None = None) -> Fault | None:
+                   op: str | None = None, event: str | None = None,
+                   phase: str | None = None) -> Fault | None:
         """Find an active fault that applies, counting one use of it. Caller holds no lock."""
         if not self._faults:
             return None
         with self.lock:
             for fault in list(self._faults.values()):
-                if fault.matches(kind, host, domain, op, event):
+                if fault.matches(kind, host, domain, op, event, phase):
                     if fault.count is not None:
                         fault.count -= 1
                         if fault.count <= 0:

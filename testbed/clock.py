@@ -320,13 +320,16 @@ class _Periodic:
 class SimClock(_ActivityClock):
     """Virtual time.  See the module docstring for how it moves.
 
-    ``mode`` is ``"auto"`` (jump to the next deadline whenever the cloud is quiescent) or
-    ``"manual"`` (only :meth:`advance` moves time).
+    ``start`` is the initial time (default: now, to the second).  ``mode`` is ``"auto"``
+    (jump to the next deadline whenever the cloud is quiescent) or ``"manual"`` (only
+    :meth:`advance` moves time).
     """
 
-    def __init__(self, start: float = 1_767_225_600.0, *, mode: str = "auto") -> None:
+    def __init__(self, start: float | None = None, *, mode: str = "auto") -> None:
         super().__init__()
-        self._now = start
+        # Virtual time starts at the wall-clock time (clients such as keystoneauth compare
+        # token expiry with real time) unless a test fixes it.
+        self._now = float(int(time.time())) if start is None else start
         self._mode = "auto"
         self.set_mode(mode)
 
@@ -470,6 +473,15 @@ class RealClock(_ActivityClock):
                     continue
                 wait = self._timers[0].deadline - time.time() if self._timers else None
                 self._wakeup.wait(wait)
+
+    @property
+    def mode(self) -> str:
+        """Always ``"real"``: wall-clock time moves by itself."""
+        return "real"
+
+    def set_mode(self, mode: str) -> None:
+        """Real time has no modes to switch between."""
+        raise ClockError("the real clock has no auto/manual mode; use the simulated clock")
 
     def advance(self, seconds: float, *, timeout: float = 30.0) -> None:
         """Real time cannot be advanced."""

@@ -46,15 +46,19 @@ class CloudError(Exception):
 
     def __init_subclass__(cls, **kw: Any) -> None:
         super().__init_subclass__(**kw)
-        _REGISTRY[cls.__name__] = cls
+        _REGISTRY[_qualified(cls)] = cls
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-safe form for the bus."""
-        return {"class": type(self).__name__, "message": self.message, "code": self.code}
+        """A JSON-safe form for the bus (the class travels by its qualified name)."""
+        return {"class": _qualified(type(self)), "message": self.message, "code": self.code}
+
+
+def _qualified(cls: type) -> str:
+    return f"{cls.__module__}.{cls.__qualname__}"
 
 
 def registered_errors() -> dict[str, type[CloudError]]:
-    """Every error class that can travel over the bus, by name."""
+    """Every error class that can travel over the bus, by qualified name."""
     return dict(_REGISTRY)
 
 
@@ -66,10 +70,11 @@ class RemoteError(CloudError):
 
 def error_from_dict(data: dict[str, Any]) -> CloudError:
     """Rebuild an error sent over the bus; unknown classes become :class:`RemoteError`."""
-    cls = _REGISTRY.get(str(data.get("class")))
+    name = str(data.get("class"))
+    cls = _REGISTRY.get(name)
     message = str(data.get("message", ""))
     if cls is None:
-        return RemoteError(f"{data.get('class')}: {message}")
+        return RemoteError(f"{name.rpartition('.')[2]}: {message}")
     err = cls.__new__(cls)
     CloudError.__init__(err, message)
     return err

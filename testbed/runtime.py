@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from testbed.bus.memory import MemoryBus
+from testbed.bus.factory import make_bus, make_clock
 from testbed.clock import SimClock
 from testbed.config import Config
 from testbed.service import Runtime
@@ -14,16 +14,24 @@ from testbed.trace import Tracer
 __all__ = ["build_runtime"]
 
 
-def build_runtime(config: Config | None = None, *, virt: Any = None) -> Runtime:
-    """A runtime on the simulated clock, the in-memory bus and the configured store.
+def build_runtime(
+    config: Config | None = None, *, virt: Any = None, clock_start: float | None = None
+) -> Runtime:
+    """A runtime on the configured bus and store.
+
+    ``transport_url`` picks the bus and its clock (see :mod:`testbed.bus.factory`):
+    ``memory://`` (the default) runs on the simulated clock, ``amqp://`` on the wall clock.
 
     The schema is created (``create_all``) for an in-memory SQLite store; other databases
-    are expected to be migrated with ``testbed db upgrade`` first.
+    are expected to be migrated with ``testbed db upgrade`` first.  ``clock_start`` fixes
+    the simulated clock's start (default: now).
     """
     config = config or Config()
-    clock = SimClock()
+    clock = make_clock(config.transport_url)
+    if clock_start is not None and isinstance(clock, SimClock):
+        clock = SimClock(clock_start)
     tracer = Tracer(clock.now)
-    bus = MemoryBus(clock, tracer, default_timeout=config.rpc_response_timeout)
+    bus = make_bus(config.transport_url, clock, tracer, config.rpc_response_timeout)
     store = Store(config.database_url, now=clock.now, tracer=tracer)
     if config.database_url.startswith("sqlite"):
         store.create_schema()

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from testbed.bus.base import Bus, Subscription
-from testbed.clock import SimClock, Timer
+from testbed.clock import RealClock, SimClock, Timer
 from testbed.config import Config
 from testbed.store.db import Store
 from testbed.trace import Tracer
@@ -29,7 +29,7 @@ class Runtime:
     """
 
     config: Config
-    clock: SimClock
+    clock: SimClock | RealClock
     bus: Bus
     store: Store
     tracer: Tracer

@@ -13,8 +13,8 @@ from testbed.service import Runtime
 
 @pytest.fixture
 def runtime() -> Iterator[Runtime]:
-    """A bare runtime: simulated clock, in-memory bus, in-memory SQLite store."""
-    rt = build_runtime(Config())
+    """A bare runtime: simulated clock (from 2026-01-01), in-memory bus, in-memory SQLite."""
+    rt = build_runtime(Config(), clock_start=1_767_225_600.0)
     yield rt
     rt.clock.close()
     rt.store.close()

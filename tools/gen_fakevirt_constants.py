@@ -7,8 +7,10 @@ Usage::
 Every ``<enum>`` of the XML becomes an ``int`` constant and every ``<macro>`` carrying a
 ``string`` attribute (typed-parameter field names such as ``VIR_MIGRATE_PARAM_URI``) becomes a
 ``str`` constant, exactly as libvirt-python generates them. Enum values that name another enum
-are resolved. The ``*_LAST`` sentinels are left out, as libvirt-python leaves them out (they
-change between libvirt releases and are not part of the stable API).
+are resolved. The numeric ``*_LAST`` sentinels are left out, as libvirt-python leaves them
+out (they change between libvirt releases and are not part of the stable API); kept are the
+``_LAST`` names that are aliases (``VIR_DOMAIN_MEMORY_STAT_LAST``) or real values
+(``VIR_NETWORK_UPDATE_COMMAND_ADD_LAST``, "add an element at end of list").
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 DEFAULT_XML = "/usr/share/libvirt/api/libvirt-api.xml"
+NOT_SENTINELS = {"VIR_NETWORK_UPDATE_COMMAND_ADD_LAST"}
 DEFAULT_OUT = Path(__file__).resolve().parent.parent / "fakevirt" / "constants.py"
 
 
@@ -33,6 +36,17 @@ def _resolve(name: str, raw: dict[str, str], seen: frozenset[str] = frozenset())
         return _resolve(value, raw, seen | {name})
 
 
+def _is_sentinel(name: str, value: str) -> bool:
+    """True for the ``*_LAST`` enum sentinels libvirt-python does not export."""
+    if not name.endswith("_LAST") or name in NOT_SENTINELS:
+        return False
+    try:
+        int(value, 0)
+    except ValueError:
+        return False
+    return True
+
+
 def collect(xml_path: str) -> tuple[dict[str, int], dict[str, str], str]:
     """Return (int constants, string constants, libvirt version) found in the API XML."""
     root = ET.parse(xml_path).getroot()
@@ -41,7 +55,7 @@ def collect(xml_path: str) -> tuple[dict[str, int], dict[str, str], str]:
         name, value = enum.get("name"), enum.get("value")
         if name and value is not None:
             raw[name] = value
-    ints = {n: _resolve(n, raw) for n in raw if not n.endswith("_LAST")}
+    ints = {n: _resolve(n, raw) for n in raw if not _is_sentinel(n, raw[n])}
     strings: dict[str, str] = {}
     version = ""
     for macro in root.iter("macro"):

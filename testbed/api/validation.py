@@ -119,9 +119,7 @@ def _check(value: Any, schema: Schema, path: list[str | int]) -> None:
         if not any(_is_type(value, n) for n in names):
             shown = repr(names[0]) if len(names) == 1 else repr(names)
             raise _Invalid(path, value, f"{value!r} is not of type {shown}")
-    if "enum" in schema and not any(
-        value == e and type(value) is type(e) for e in schema["enum"]
-    ):
+    if "enum" in schema and not any(value == e and type(value) is type(e) for e in schema["enum"]):
         raise _Invalid(path, value, f"{value!r} is not one of {schema['enum']!r}")
     if isinstance(value, str):
         _check_string(value, schema, path)
@@ -169,13 +167,9 @@ def _check_number(
 ) -> None:
     shown = value if shown is None else shown
     if "minimum" in schema and value < schema["minimum"]:
-        raise _Invalid(
-            path, shown, f"{shown!r} is less than the minimum of {schema['minimum']}"
-        )
+        raise _Invalid(path, shown, f"{shown!r} is less than the minimum of {schema['minimum']}")
     if "maximum" in schema and value > schema["maximum"]:
-        raise _Invalid(
-            path, shown, f"{shown!r} is greater than the maximum of {schema['maximum']}"
-        )
+        raise _Invalid(path, shown, f"{shown!r} is greater than the maximum of {schema['maximum']}")
 
 
 def _check_object(value: dict[str, Any], schema: Schema, path: list[str | int]) -> None:

@@ -120,7 +120,9 @@ class MemoryBus(Bus):
             method,
             kwargs,
             duration=time.perf_counter() - started,
-            detail={"error": reply["error"]["class"]} if reply.get("error") else None,
+            detail={"error": reply["error"]["class"].rpartition(".")[2]}
+            if reply.get("error")
+            else None,
         )
         if reply.get("error"):
             raise error_from_dict(reply["error"])

@@ -18,7 +18,7 @@ from testbed.compute.models import InstanceAction, InstanceActionEvent, Instance
 from testbed.context import current_context, current_service
 from testbed.trace import Tracer
 
-__all__ = ["SUCCESS", "ERROR", "add_fault", "finish_event", "start_event", "fault_message"]
+__all__ = ["ERROR", "SUCCESS", "add_fault", "fault_message", "finish_event", "start_event"]
 
 LOG = logging.getLogger(__name__)
 

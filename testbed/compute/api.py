@@ -103,9 +103,7 @@ class InstanceOperations:
             raise Conflict(f"Instance {instance.uuid} is locked")
 
     # -- power and pause/suspend actions -----------------------------------------------------
-    def run_transition(
-        self, ctx: RequestContext, uuid: str, key: str, **rpc_kwargs: Any
-    ) -> None:
+    def run_transition(self, ctx: RequestContext, uuid: str, key: str, **rpc_kwargs: Any) -> None:
         """Start the task of ``TRANSITIONS[key]`` and cast it to the instance's host."""
         transition = TRANSITIONS[key]
         with self.runtime.store.session() as session:
@@ -260,10 +258,11 @@ class InstanceOperations:
                 if b.volume_id
             ]
         for volume_id, attachment_id, delete_on_termination in volumes:
-            self._quietly(
-                "detach volume",
-                lambda a=attachment_id: a and self.volume_rpc.attachment_delete(ctx, a),
-            )
+            if attachment_id:
+                self._quietly(
+                    "detach volume",
+                    lambda a=attachment_id: self.volume_rpc.attachment_delete(ctx, a),
+                )
             if delete_on_termination and volume_id:
                 self._quietly(
                     "delete volume",

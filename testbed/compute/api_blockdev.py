@@ -121,12 +121,12 @@ def _checked(
             raise BadRequest("Block Device Mapping is Invalid: image uuid is missing.")
         elif source == "image" and mapping["boot_index"] != 0:
             _check_image(ctx, mapping["image_id"], image_rpc)
-        if destination == "volume" and source in ("image", "blank"):
-            if not mapping["volume_size"]:
-                raise BadRequest(
-                    "Block Device Mapping is Invalid: Images with destination_type "
-                    "'volume' need to have a non-zero size specified"
-                )
+        needs_size = destination == "volume" and source in ("image", "blank")
+        if needs_size and not mapping["volume_size"]:
+            raise BadRequest(
+                "Block Device Mapping is Invalid: Images with destination_type "
+                "'volume' need to have a non-zero size specified"
+            )
     return BlockDevicePlan(mappings, is_bfv, root_image)
 
 

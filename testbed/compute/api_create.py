@@ -24,8 +24,8 @@ from testbed.compute import api_quota
 from testbed.compute.api import record_action
 from testbed.compute.api_blockdev import BlockDevicePlan, plan_block_devices
 from testbed.compute.api_hosts import COMPUTE_BINARY
-from testbed.compute.models import Flavor, Instance, ServerGroup, ServerGroupMember, Service
 from testbed.compute.models import BlockDeviceMapping as BDM
+from testbed.compute.models import Flavor, Instance, ServerGroup, ServerGroupMember, Service
 from testbed.compute.states import BUILDING, power_state, task_states
 from testbed.conductor.rpcapi import ConductorAPI
 from testbed.context import RequestContext
@@ -105,6 +105,15 @@ class _Placement:
     force_nodes: list[str]
 
 
+@dataclass
+class _Prepared:
+    flavor: dict[str, Any]
+    blockdevs: BlockDevicePlan
+    group: dict[str, Any] | None
+    placement: _Placement
+    requested_networks: Any
+
+
 class ServerBuilder:
     """POST /servers behind the HTTP layer."""
 
@@ -126,7 +135,7 @@ class ServerBuilder:
         blockdevs = plan_block_devices(
             ctx,
             request.block_devices,
-            request.image_ref,
+            _last_segment(request.image_ref) if request.image_ref else None,
             request.max_count,
             self.volume_rpc,
             self.image_rpc,
@@ -153,7 +162,12 @@ class ServerBuilder:
                 secrets.choice(string.ascii_lowercase + string.digits) for _ in range(8)
             )
             uuids = self._record(
-                session, ctx, request, flavor, blockdevs, group, placement, reservation_id, count
+                session,
+                ctx,
+                request,
+                _Prepared(flavor, blockdevs, group, placement, requested_networks),
+                reservation_id,
+                count,
             )
         spec = {
             "flavor": flavor,
@@ -269,9 +283,9 @@ class ServerBuilder:
 
     def _metadata_quota(self, ctx: RequestContext, metadata: dict[str, str]) -> None:
         with self.runtime.store.session() as session:
-            limit = api_quota.project_limits(
-                session, self.runtime.config, ctx.project_id or ""
-            )["metadata_items"]
+            limit = api_quota.project_limits(session, self.runtime.config, ctx.project_id or "")[
+                "metadata_items"
+            ]
         if 0 <= limit < len(metadata):
             raise Forbidden(f"Maximum number of metadata items exceeds {limit}")
 
@@ -297,13 +311,11 @@ class ServerBuilder:
         session: Session,
         ctx: RequestContext,
         request: BuildRequest,
-        flavor: dict[str, Any],
-        blockdevs: BlockDevicePlan,
-        group: dict[str, Any] | None,
-        placement: _Placement,
+        prepared: _Prepared,
         reservation_id: str,
         count: int,
     ) -> list[str]:
+        flavor, blockdevs, group = prepared.flavor, prepared.blockdevs, prepared.group
         now = self.runtime.clock.now()
         uuids: list[str] = []
         for index in range(count):
@@ -319,7 +331,7 @@ class ServerBuilder:
                     hostname=hostname,
                     project_id=ctx.project_id or "",
                     user_id=ctx.user_id or "",
-                    availability_zone=placement.zone,
+                    availability_zone=prepared.placement.zone,
                     image_ref="" if blockdevs.is_bfv else blockdevs.root_image_id,
                     flavor=flavor,
                     vm_state=BUILDING,
@@ -331,7 +343,7 @@ class ServerBuilder:
                     launch_index=index,
                     access_ip_v4=request.access_ip_v4,
                     access_ip_v6=request.access_ip_v6,
-                    requested_networks=request.networks,
+                    requested_networks=prepared.requested_networks,
                     description=request.description,
                 )
             )

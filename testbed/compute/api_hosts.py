@@ -1,9 +1,10 @@
 """Whether a service is up, as Nova's database servicegroup driver decides.
 
-A service is up when its last heartbeat (``last_seen_up``, else its row's update or
-creation time) is at most ``service_down_time`` clock seconds old and no operator has
-forced it down.  The api uses it for ``state`` in os-services and os-hypervisors, for a
-server's ``host_status``, and to delete locally when a compute host is down.
+A service is up when its last heartbeat (``last_seen_up``; none yet means down) is at most
+``service_down_time`` clock seconds old and no operator has forced it down (the same rule
+as testbed/compute/servicegroup.py).  The api uses it for ``state`` in os-services and
+os-hypervisors, for a server's ``host_status``, and to delete locally when a compute
+host is down.
 """
 
 from __future__ import annotations
@@ -20,14 +21,9 @@ COMPUTE_BINARY = "nova-compute"
 
 def service_is_up(service: Service, now: float, service_down_time: float) -> bool:
     """True when the service reported recently and is not forced down."""
-    if service.forced_down:
+    if service.forced_down or service.last_seen_up is None:
         return False
-    heartbeat = service.last_seen_up
-    if heartbeat is None:
-        heartbeat = service.updated_at or service.created_at
-    if heartbeat is None:
-        return False
-    return abs(now - heartbeat) <= service_down_time
+    return now - service.last_seen_up <= service_down_time
 
 
 def compute_service(session: Session, host: str) -> Service | None:

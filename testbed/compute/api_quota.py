@@ -139,7 +139,7 @@ def allowed_instances(
         return int(allowed)
     resource = overs[0]
     raise QuotaExceeded(
-        f"Quota exceeded for {resource}: Requested {per_instance[resource] * min_count}, "
+        f"Quota exceeded for {resource}: Requested {per_instance[resource] * max_count}, "
         f"but already used {used[resource]} of {limits[resource]} {resource}"
     )
 

@@ -9,6 +9,7 @@ is in vm_state stopped`` (or ``task_state powering-off``).
 from __future__ import annotations
 
 from dataclasses import dataclass
+
 from testbed.compute import states
 from testbed.compute.states import task_states
 from testbed.exceptions import InstanceInvalidState
@@ -108,6 +109,4 @@ def check_state(
     if vm_states is not None and vm_state not in vm_states:
         raise InstanceInvalidState(action=action, uuid=uuid, attr="vm_state", state=vm_state)
     if task_states_allowed is not None and task_state not in task_states_allowed:
-        raise InstanceInvalidState(
-            action=action, uuid=uuid, attr="task_state", state=task_state
-        )
+        raise InstanceInvalidState(action=action, uuid=uuid, attr="task_state", state=task_state)

@@ -24,7 +24,7 @@ from testbed.compute import states
 from testbed.compute.actions import ERROR, SUCCESS, fault_message
 from testbed.compute.build import Builder
 from testbed.compute.locks import KeyedLock
-from testbed.compute.records import Event, Fault, InstanceRecords
+from testbed.compute.records import Event, InstanceRecords, block_device_info, fault_from
 from testbed.compute.states import power_state, task_states
 from testbed.conductor.rpcapi import ConductorAPI
 from testbed.context import RequestContext
@@ -44,10 +44,19 @@ Instance = dict[str, Any]
 class ComputeManager:
     """Endpoint of ``compute.<host>``: builds, power operations and deletes."""
 
-    def __init__(self, runtime: Runtime, host: str, driver: ComputeDriver) -> None:
+    def __init__(
+        self,
+        runtime: Runtime,
+        host: str,
+        driver: ComputeDriver,
+        *,
+        availability_zone: str | None = None,
+    ) -> None:
         self.runtime = runtime
         self.host = host
         self.driver = driver
+        #: the host's zone, written to the instances it builds (as Nova's conductor does)
+        self.availability_zone = availability_zone
         self.records = InstanceRecords(runtime, host)
         self.locks = KeyedLock(runtime.clock)
         self.image_api = ImageAPI(runtime.bus)
@@ -206,7 +215,7 @@ class ComputeManager:
                     task_id=task_id,
                     values={"vm_state": states.ERROR, "task_state": None, "task_id": None},
                     events=(Event(event, ERROR, fault_message(exc)),),
-                    faults=(Fault(fault_message(exc), details=type(exc).__name__),),
+                    faults=(fault_from(exc),),
                 )
                 return
             now = self.runtime.clock.now()
@@ -225,6 +234,7 @@ class ComputeManager:
                 },
                 events=(Event(event, SUCCESS),),
                 release_allocations=True,
+                purge=True,
             )
 
     def _shutdown_instance(self, ctx: RequestContext, inst: Instance) -> None:
@@ -240,8 +250,6 @@ class ComputeManager:
                 self.volume_api.attachment_delete(ctx, bdm["attachment_id"])
             if bdm["delete_on_termination"] and bdm["volume_id"]:
                 self.volume_api.delete_volume(ctx, bdm["volume_id"])
-        if bdms:
-            self.records.delete_bdms(inst["uuid"])
 
     # -- shared -----------------------------------------------------------------------------
     def _power_action(
@@ -285,7 +293,7 @@ class ComputeManager:
                     task_id=task_id,
                     values=values,
                     events=(Event(event, ERROR, fault_message(exc)),),
-                    faults=(Fault(fault_message(exc), details=type(exc).__name__),),
+                    faults=(fault_from(exc),),
                 )
                 return
             self.records.transition(
@@ -314,24 +322,3 @@ class ComputeManager:
         if bdms is None:
             bdms = self.records.block_device_mappings(inst["uuid"])
         return block_device_info(inst, bdms)
-
-
-def block_device_info(inst: Instance, bdms: list[dict[str, Any]]) -> dict[str, Any]:
-    """The driver's view of the instance's disks (volumes with their connection_info)."""
-    mappings = [
-        {
-            "connection_info": bdm["connection_info"],
-            "mount_device": bdm["device_name"],
-            "boot_index": bdm["boot_index"],
-            "delete_on_termination": bdm["delete_on_termination"],
-            "volume_id": bdm["volume_id"],
-        }
-        for bdm in bdms
-        if bdm["destination_type"] == "volume" and bdm["connection_info"]
-    ]
-    return {
-        "root_device_name": inst.get("root_device_name"),
-        "block_device_mapping": mappings,
-        "ephemerals": [],
-        "swap": None,
-    }

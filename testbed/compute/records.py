@@ -17,12 +17,19 @@ from typing import Any
 from sqlalchemy import select
 
 from testbed.compute import actions
-from testbed.compute.models import BlockDeviceMapping, Instance
+from testbed.compute.models import BlockDeviceMapping, Instance, ServerGroupMember
 from testbed.context import RequestContext, current_service
 from testbed.scheduler import claims
 from testbed.service import Runtime
 
-__all__ = ["Event", "Fault", "InstanceRecords", "instance_payload"]
+__all__ = [
+    "Event",
+    "Fault",
+    "InstanceRecords",
+    "block_device_info",
+    "fault_from",
+    "instance_payload",
+]
 
 LOG = logging.getLogger(__name__)
 
@@ -49,6 +56,8 @@ _PAYLOAD_FIELDS = (
     "user_data",
     "key_name",
     "launch_index",
+    "deleted",
+    "terminated_at",
 )
 
 
@@ -79,6 +88,17 @@ class Fault:
     details: str = ""
 
 
+def fault_from(exc: BaseException) -> Fault:
+    """The fault an exception leaves (its HTTP code for our errors, as Nova uses the
+    exception's code; 500 otherwise)."""
+    code = getattr(exc, "code", 500)
+    return Fault(
+        actions.fault_message(exc),
+        code=code if isinstance(code, int) else 500,
+        details=type(exc).__name__,
+    )
+
+
 class InstanceRecords:
     """Guarded writes to instance rows on behalf of one compute host."""
 
@@ -97,12 +117,15 @@ class InstanceRecords:
         events: tuple[Event, ...] = (),
         faults: tuple[Fault, ...] = (),
         release_allocations: bool = False,
+        purge: bool = False,
         allow_deleted: bool = False,
     ) -> dict[str, Any] | None:
         """One guarded step; the instance after it, or None if the guard refused.
 
         ``task_id``: the task the caller continues (checked when not None).
         ``expect_task_state``: the task states the step may start from.
+        ``purge``: also drop the instance's block device mappings and server group
+        membership (the last step of a delete).
         """
         runtime = self.runtime
         now = runtime.clock.now()
@@ -131,6 +154,12 @@ class InstanceRecords:
                     self._record_event(session, ctx, uuid, event, now)
                 if release_allocations:
                     claims.release(session, uuid, tracer=runtime.tracer)
+                if purge:
+                    for model in (BlockDeviceMapping, ServerGroupMember):
+                        for row in session.execute(
+                            select(model).where(model.instance_uuid == uuid)
+                        ).scalars():
+                            session.delete(row)
                 payload = instance_payload(inst)
         if refusal is not None:
             self._refused(ctx, uuid, refusal)
@@ -173,14 +202,6 @@ class InstanceRecords:
             if row is not None:
                 for name, value in values.items():
                     setattr(row, name, value)
-
-    def delete_bdms(self, uuid: str) -> None:
-        """Drop the instance's BDMs (with the instance, on delete)."""
-        with self.runtime.store.session() as session:
-            for row in session.execute(
-                select(BlockDeviceMapping).where(BlockDeviceMapping.instance_uuid == uuid)
-            ).scalars():
-                session.delete(row)
 
     # -- internals ------------------------------------------------------------------------
     @staticmethod
@@ -227,3 +248,24 @@ class InstanceRecords:
             instance_uuid=uuid,
             detail={"reason": reason},
         )
+
+
+def block_device_info(inst: dict[str, Any], bdms: list[dict[str, Any]]) -> dict[str, Any]:
+    """The driver's view of the instance's disks (volumes with their connection_info)."""
+    mappings = [
+        {
+            "connection_info": bdm["connection_info"],
+            "mount_device": bdm["device_name"],
+            "boot_index": bdm["boot_index"],
+            "delete_on_termination": bdm["delete_on_termination"],
+            "volume_id": bdm["volume_id"],
+        }
+        for bdm in bdms
+        if bdm["destination_type"] == "volume" and bdm["connection_info"]
+    ]
+    return {
+        "root_device_name": inst.get("root_device_name"),
+        "block_device_mapping": mappings,
+        "ephemerals": [],
+        "swap": None,
+    }

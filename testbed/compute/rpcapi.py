@@ -115,3 +115,49 @@ class ComputeAPI(RpcClient):
         self._host_cast(
             ctx, host, "terminate_instance", instance_uuid=instance_uuid, task_id=task_id
         )
+
+    def attach_volume(
+        self,
+        ctx: RequestContext,
+        host: str,
+        instance_uuid: str,
+        volume_id: str,
+        bdm_uuid: str,
+        attachment_id: str,
+    ) -> None:
+        """Attach a volume the api has reserved.
+
+        The api has already created the volume's attachment (``attaching``) and the
+        BlockDeviceMapping row ``bdm_uuid`` (device_name, attachment_id).  The host
+        gives its connector (``VolumeAPI.attachment_update``), connects the disk through
+        the driver, stores ``connection_info`` on the BDM and completes the attachment
+        (``in-use``).  On failure it deletes the attachment and the BDM row.
+        """
+        self._host_cast(
+            ctx,
+            host,
+            "attach_volume",
+            instance_uuid=instance_uuid,
+            volume_id=volume_id,
+            bdm_uuid=bdm_uuid,
+            attachment_id=attachment_id,
+        )
+
+    def detach_volume(
+        self,
+        ctx: RequestContext,
+        host: str,
+        instance_uuid: str,
+        volume_id: str,
+        attachment_id: str | None,
+    ) -> None:
+        """Detach a volume: the driver disconnects the disk, the attachment is deleted
+        (the volume is ``available`` again) and the BlockDeviceMapping row removed."""
+        self._host_cast(
+            ctx,
+            host,
+            "detach_volume",
+            instance_uuid=instance_uuid,
+            volume_id=volume_id,
+            attachment_id=attachment_id,
+        )

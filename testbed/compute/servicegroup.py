@@ -105,7 +105,14 @@ class ReportingService(BaseService):
         if self.service_id is not None:
             heartbeat(self.runtime.store, self.service_id, self.runtime.clock.now())
 
-    def run_periodic_tasks(self) -> None:
-        """Run every periodic task once, in the calling thread."""
-        for _interval, task in self.periodic_tasks():
-            task()
+    def run_periodic_tasks(self, task: str | None = None) -> list[str]:
+        """Run every periodic task (or the one named ``task``) once, in the calling
+        thread; returns the names of those that ran (``report_state``,
+        ``update_available_resource``...)."""
+        ran = []
+        for _interval, fn in self.periodic_tasks():
+            name = getattr(fn, "__name__", repr(fn))
+            if task is None or task == name:
+                fn()
+                ran.append(name)
+        return ran

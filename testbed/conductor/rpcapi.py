@@ -25,3 +25,21 @@ class ConductorAPI(RpcClient):
         force_hosts, force_nodes}``.
         """
         self._cast(ctx, "build_instances", instance_uuids=instance_uuids, request_spec=request_spec)
+
+    def reschedule_instance(
+        self,
+        ctx: RequestContext,
+        instance_uuid: str,
+        request_spec: dict[str, Any],
+        alternates: list[dict[str, Any]],
+    ) -> None:
+        """A compute host failed to spawn the instance (and dropped its claim): claim
+        on the first alternate that still has room and build there, with the rest as
+        alternates; with none left the instance goes to error (MaxRetriesExceeded)."""
+        self._cast(
+            ctx,
+            "reschedule_instance",
+            instance_uuid=instance_uuid,
+            request_spec=request_spec,
+            alternates=alternates,
+        )

@@ -17,7 +17,9 @@ from werkzeug.wrappers import Request, Response
 
 from testbed.context import RequestContext
 from testbed.exceptions import Unauthorized
-from testbed.identity import api_assignments, api_resources, api_tokens
+from testbed.identity.api_assignments import register as register_assignments
+from testbed.identity.api_resources import register as register_resources
+from testbed.identity.api_tokens import register as register_tokens
 from testbed.identity.auth import AUTH_TOKEN_HEADER, context_from_token
 from testbed.identity.manager import IdentityManager, token_summary
 from testbed.identity.views import Urls
@@ -70,9 +72,9 @@ def build_app(runtime: Runtime) -> JsonApp:
     def version(req: ApiRequest) -> tuple[int, Any]:
         return 200, {"version": version_v3(Urls.of(req.http).identity)}
 
-    api_tokens.register(app, manager)
-    api_resources.register(app, manager)
-    api_assignments.register(app, manager)
+    register_tokens(app, manager)
+    register_resources(app, manager)
+    register_assignments(app, manager)
     app.after_request(_keystone_headers)
     return app
 

@@ -31,9 +31,9 @@ __all__ = ["register"]
 Result = tuple[int, Any]
 
 
-def _changes(entity: dict[str, Any], strings: tuple[str, ...], bools: tuple[str, ...]) -> dict[
-    str, Any
-]:
+def _changes(
+    entity: dict[str, Any], strings: tuple[str, ...], bools: tuple[str, ...]
+) -> dict[str, Any]:
     changes: dict[str, Any] = {}
     if "name" in entity:
         changes["name"] = required_name(entity)

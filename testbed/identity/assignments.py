@@ -156,9 +156,7 @@ class AssignmentManager:
                 if s.get(Role, role_id) is None:
                     raise NotFound(f"Could not find role: {role_id}.")
             if s.get(RoleImplication, (prior_role_id, implied_role_id)) is None:
-                s.add(
-                    RoleImplication(prior_role_id=prior_role_id, implied_role_id=implied_role_id)
-                )
+                s.add(RoleImplication(prior_role_id=prior_role_id, implied_role_id=implied_role_id))
 
 
 def _check_parts(s: Session, project_id: str, user_id: str, role_id: str | None) -> None:

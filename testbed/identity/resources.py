@@ -191,9 +191,7 @@ class ResourceManager:
                 raise BadRequest("Update of `domain_id` is not allowed.")
             name = changes.get("name")
             if name is not None and name != p.name:
-                same = select(Project).where(
-                    Project.domain_id == p.domain_id, Project.name == name
-                )
+                same = select(Project).where(Project.domain_id == p.domain_id, Project.name == name)
                 if s.scalar(same) is not None:
                     raise _conflict("project", f"Duplicate entry found with name {name}")
                 p.name = name
@@ -229,8 +227,9 @@ class ResourceManager:
             _domain(s, domain_id, status=BadRequest)
             same = select(User).where(User.domain_id == domain_id, User.name == name)
             if s.scalar(same) is not None:
-                raise _conflict("user", f"Duplicate entry found with name {name} at domain ID "
-                                f"{domain_id}")
+                raise _conflict(
+                    "user", f"Duplicate entry found with name {name} at domain ID {domain_id}"
+                )
             if user_id and s.get(User, user_id) is not None:
                 raise _conflict("user", f"Duplicate ID, {user_id}")
             u = User(

@@ -28,7 +28,7 @@ from testbed.identity.resources import DEFAULT_DOMAIN_ID, ResourceManager
 from testbed.identity.security import verify_password
 from testbed.service import Runtime
 
-__all__ = ["DEFAULT_ROLES", "DEFAULT_USERS", "seed_identity"]
+__all__ = ["DEFAULT_ROLES", "DEFAULT_USERS", "project_ids_by_name", "seed_identity", "seeded_id"]
 
 _NAMESPACE = uuid.UUID("6f0d3c3e-5d2b-4c4e-9a55-6e6f76612d74")
 
@@ -62,6 +62,13 @@ def seed_identity(runtime: Runtime, spec: dict[str, Any] | None = None) -> None:
         _ensure_project(resources, project)
     for user in [*DEFAULT_USERS, *_entries(spec.get("users") or [], "users")]:
         _ensure_user(runtime, resources, assignments, user)
+
+
+def project_ids_by_name(runtime: Runtime) -> dict[str, str]:
+    """Projects of the default domain, name -> id (to resolve ``project: <name>`` in the
+    other sections of a topology)."""
+    projects = ResourceManager(runtime.store).list_projects(domain_id=DEFAULT_DOMAIN_ID)
+    return {str(p["name"]): str(p["id"]) for p in projects}
 
 
 def _names(value: Any, section: str) -> list[str]:

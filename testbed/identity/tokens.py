@@ -189,9 +189,7 @@ class TokenManager:
                     _check_project_usable(s, project)
                     roles = effective_roles(s, user.id, project.id)
                     if not roles:
-                        raise Unauthorized(
-                            f"User {user.id} has no access to project {project.id}"
-                        )
+                        raise Unauthorized(f"User {user.id} has no access to project {project.id}")
                     body["project"] = {
                         "id": project.id,
                         "name": project.name,

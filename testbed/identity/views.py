@@ -133,9 +133,7 @@ def assignment_view(
     prior = a.get("prior_role_id")
     granted = prior or a["role_id"]
     links: dict[str, str] = {
-        "assignment": (
-            f"{urls.v3}/projects/{a['project_id']}/users/{a['user_id']}/roles/{granted}"
-        )
+        "assignment": (f"{urls.v3}/projects/{a['project_id']}/users/{a['user_id']}/roles/{granted}")
     }
     if prior:
         links["prior_role"] = f"{urls.v3}/roles/{prior}"

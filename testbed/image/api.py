@@ -99,7 +99,7 @@ def build_app(runtime: Runtime, *, authenticate: Authenticator | None = None) ->
     @app.route("/v2/images", ["GET"])
     def list_images(req: ApiRequest) -> tuple[int, Any]:
         params = _params(req)
-        result = registry.list(req.ctx, params)
+        result = registry.list_images(req.ctx, params)
         query = {k: v for k, v in params.items() if k != "marker"}
         first = "/v2/images"
         if query:

@@ -12,7 +12,7 @@ emulated); admins see everything.  Only the owner (or an admin) may change or de
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,10 +39,21 @@ __all__ = ["MAX_KEPT_BYTES", "ImageRegistry", "UploadResult"]
 MAX_KEPT_BYTES = 4 * 1024 * 1024
 
 _LIST_PARAMS = {"limit", "marker", "sort_key", "sort_dir", "sort"}
-_SORTABLE = {"name", "status", "created_at", "updated_at", "size", "id", "min_disk",
-             "min_ram", "disk_format", "container_format", "visibility", "owner"}
-_EXACT_FILTERS = {"name", "status", "visibility", "owner", "disk_format",
-                  "container_format", "id"}
+_SORTABLE = {
+    "name",
+    "status",
+    "created_at",
+    "updated_at",
+    "size",
+    "id",
+    "min_disk",
+    "min_ram",
+    "disk_format",
+    "container_format",
+    "visibility",
+    "owner",
+}
+_EXACT_FILTERS = {"name", "status", "visibility", "owner", "disk_format", "container_format", "id"}
 
 
 @dataclass(frozen=True)
@@ -88,7 +99,7 @@ class ImageRegistry:
         with self.runtime.store.session() as s:
             return views.rpc_image(self._load(s, ctx, image_id))
 
-    def list(self, ctx: RequestContext, params: dict[str, list[str]]) -> dict[str, Any]:
+    def list_images(self, ctx: RequestContext, params: dict[str, list[str]]) -> dict[str, Any]:
         """``GET /v2/images``: filters, sorting and marker/limit pagination as Glance.
 
         ``params`` maps each query parameter to all its values.  Returns
@@ -98,12 +109,10 @@ class ImageRegistry:
         marker = _one(params, "marker")
         sort = _sort_keys(params)
         with self.runtime.store.session() as s:
-            candidates = [
-                i for i in s.scalars(select(Image)) if self._listed(i, ctx, params)
-            ]
+            candidates = [i for i in s.scalars(select(Image)) if self._listed(i, ctx, params)]
             candidates = [i for i in candidates if _matches(i, params)]
             for key, direction in reversed(sort):
-                candidates.sort(key=lambda i, k=key: _sort_value(i, k), reverse=direction == "desc")
+                candidates.sort(key=_sort_by(key), reverse=direction == "desc")
             if marker is not None:
                 ids = [i.id for i in candidates]
                 if marker not in ids:
@@ -119,16 +128,19 @@ class ImageRegistry:
         with self.runtime.store.session() as s:
             image = self._load(s, ctx, image_id)
             if image.status == "deactivated" and not ctx.is_admin:
-                raise Forbidden("The requested image has been deactivated. "
-                                "Image data download is forbidden.")
+                raise Forbidden(
+                    "The requested image has been deactivated. Image data download is forbidden."
+                )
             return image.data
 
     # -- writes ---------------------------------------------------------------------------
     def create(self, ctx: RequestContext, body: dict[str, Any]) -> dict[str, Any]:
         """``POST /v2/images``: a ``queued`` image owned by the caller's project."""
         if not isinstance(body, dict):
-            raise BadRequest("Provided object does not match schema 'image': "
-                             "the request body must be a JSON object")
+            raise BadRequest(
+                "Provided object does not match schema 'image': "
+                "the request body must be a JSON object"
+            )
         values: dict[str, Any] = {"visibility": "shared", "owner": ctx.project_id}
         properties: dict[str, Any] = {}
         for key, value in body.items():
@@ -235,7 +247,7 @@ class ImageRegistry:
             image.status = wanted
 
     def seed(self, spec: dict[str, Any]) -> None:
-        """Insert (or replace) an ``active`` image from a topology file's entry."""
+        """Insert an ``active`` image from a topology file's entry (kept if its id exists)."""
         known = {c.name for c in Image.__table__.columns} - {"data", "created_at", "updated_at"}
         values = {k: v for k, v in spec.items() if k in known}
         if spec.get("project_id") and "owner" not in values:
@@ -251,11 +263,8 @@ class ImageRegistry:
         values.setdefault("container_format", "bare")
         values.setdefault("id", new_uuid())
         with self.runtime.store.session() as s:
-            existing = s.get(Image, values["id"])
-            if existing is not None:
-                s.delete(existing)
-                s.flush()
-            s.add(Image(**values))
+            if s.get(Image, values["id"]) is None:
+                s.add(Image(**values))
 
     # -- helpers --------------------------------------------------------------------------
     @staticmethod
@@ -285,9 +294,7 @@ def _check_uploadable(image: Image, ctx: RequestContext) -> None:
     if not _may_modify(image, ctx):
         raise Forbidden("You are not authorized to complete upload_image action.")
     if image.status != "queued":
-        raise Conflict(
-            f"Image status transition from {image.status} to saving is not allowed"
-        )
+        raise Conflict(f"Image status transition from {image.status} to saving is not allowed")
     if not image.disk_format or not image.container_format:
         raise BadRequest(
             "Properties disk_format, container_format must be set prior to saving data."
@@ -321,14 +328,13 @@ def _apply_change(
         raise BadRequest("Unable to find `op` and `path` in JSON Schema change.")
     op, path = change["op"], change["path"]
     if op not in ("add", "replace", "remove"):
-        raise BadRequest(f"Invalid operation: `{op}`: only add, replace and remove are "
-                         "supported.")
+        raise BadRequest(f"Invalid operation: `{op}`: only add, replace and remove are supported.")
     if not isinstance(path, str) or not path.startswith("/") or path.count("/") != 1:
         raise BadRequest(f"Invalid JSON pointer for this resource: '{path}'")
     key = path[1:].replace("~1", "/").replace("~0", "~")
     if key in RESERVED:
         raise Forbidden(f"Attribute '{key}' is reserved.")
-    if key in READ_ONLY or key == "id" or key == "owner" and not ctx.is_admin:
+    if key in READ_ONLY or key == "id" or (key == "owner" and not ctx.is_admin):
         raise Forbidden(f"Attribute '{key}' is read-only.")
     if op != "remove" and "value" not in change:
         raise BadRequest(f"Operation `{op}` requires a member named 'value'.")
@@ -384,8 +390,10 @@ def _sort_keys(params: dict[str, list[str]]) -> list[tuple[str, str]]:
         keys = [("created_at", "desc")]
     for key, direction in keys:
         if key not in _SORTABLE:
-            raise BadRequest(f"Invalid sort key: {key}. It should be one of the following: "
-                             f"{', '.join(sorted(_SORTABLE))}.")
+            raise BadRequest(
+                f"Invalid sort key: {key}. It should be one of the following: "
+                f"{', '.join(sorted(_SORTABLE))}."
+            )
         if direction not in ("asc", "desc"):
             raise BadRequest(f"Invalid sort direction: {direction}")
     if all(k != "id" for k, _ in keys):
@@ -393,9 +401,12 @@ def _sort_keys(params: dict[str, list[str]]) -> list[tuple[str, str]]:
     return keys
 
 
-def _sort_value(image: Image, key: str) -> tuple[bool, Any]:
-    value = getattr(image, key)
-    return (value is not None, value if value is not None else 0)
+def _sort_by(key: str) -> Callable[[Image], tuple[bool, Any]]:
+    def value(image: Image) -> tuple[bool, Any]:
+        current = getattr(image, key)
+        return (current is not None, current if current is not None else 0)
+
+    return value
 
 
 def _matches(image: Image, params: dict[str, list[str]]) -> bool:

@@ -19,18 +19,39 @@ __all__ = [
     "images_schema",
 ]
 
-DISK_FORMATS = ("ami", "ari", "aki", "vhd", "vhdx", "vmdk", "raw", "qcow2", "vdi", "iso",
-                "ploop")
+DISK_FORMATS = ("ami", "ari", "aki", "vhd", "vhdx", "vmdk", "raw", "qcow2", "vdi", "iso", "ploop")
 CONTAINER_FORMATS = ("ami", "ari", "aki", "bare", "ovf", "ova", "docker", "compressed")
 VISIBILITIES = ("public", "private", "shared", "community")
 
 #: Core attributes a client may set on create and change with PATCH.
-CORE_WRITABLE = ("name", "visibility", "disk_format", "container_format", "min_disk",
-                 "min_ram", "protected", "os_hidden", "tags")
+CORE_WRITABLE = (
+    "name",
+    "visibility",
+    "disk_format",
+    "container_format",
+    "min_disk",
+    "min_ram",
+    "protected",
+    "os_hidden",
+    "tags",
+)
 #: Set by the service only (403 "Attribute 'x' is read-only.").
-READ_ONLY = ("created_at", "updated_at", "status", "checksum", "os_hash_algo",
-             "os_hash_value", "size", "virtual_size", "direct_url", "self", "file",
-             "schema", "locations", "stores")
+READ_ONLY = (
+    "created_at",
+    "updated_at",
+    "status",
+    "checksum",
+    "os_hash_algo",
+    "os_hash_value",
+    "size",
+    "virtual_size",
+    "direct_url",
+    "self",
+    "file",
+    "schema",
+    "locations",
+    "stores",
+)
 #: Never accepted (403 "Attribute 'x' is reserved.").
 RESERVED = ("location", "deleted", "deleted_at")
 
@@ -41,8 +62,11 @@ def _invalid(detail: str) -> BadRequest:
 
 def check_value(key: str, value: Any) -> Any:
     """``value`` if it is valid for attribute ``key`` (custom properties take strings)."""
-    enums = {"disk_format": DISK_FORMATS, "container_format": CONTAINER_FORMATS,
-             "visibility": VISIBILITIES}
+    enums = {
+        "disk_format": DISK_FORMATS,
+        "container_format": CONTAINER_FORMATS,
+        "visibility": VISIBILITIES,
+    }
     if key in enums:
         if value not in enums[key] and not (value is None and key != "visibility"):
             raise _invalid(f"{value!r} is not one of {list(enums[key])}")
@@ -79,12 +103,27 @@ def image_schema() -> dict[str, Any]:
         "name": "image",
         "additionalProperties": {"type": "string"},
         "properties": {
-            "id": {"type": "string", "pattern": "^([0-9a-fA-F]){8}-([0-9a-fA-F]){4}-"
-                   "([0-9a-fA-F]){4}-([0-9a-fA-F]){4}-([0-9a-fA-F]){12}$"},
+            "id": {
+                "type": "string",
+                "pattern": "^([0-9a-fA-F]){8}-([0-9a-fA-F]){4}-"
+                "([0-9a-fA-F]){4}-([0-9a-fA-F]){4}-([0-9a-fA-F]){12}$",
+            },
             "name": string,
-            "status": {"type": "string", "readOnly": True,
-                       "enum": ["queued", "saving", "active", "killed", "deleted",
-                                "uploading", "importing", "pending_delete", "deactivated"]},
+            "status": {
+                "type": "string",
+                "readOnly": True,
+                "enum": [
+                    "queued",
+                    "saving",
+                    "active",
+                    "killed",
+                    "deleted",
+                    "uploading",
+                    "importing",
+                    "pending_delete",
+                    "deactivated",
+                ],
+            },
             "visibility": {"type": "string", "enum": list(VISIBILITIES)},
             "protected": {"type": "boolean"},
             "os_hidden": {"type": "boolean"},
@@ -94,8 +133,7 @@ def image_schema() -> dict[str, Any]:
             "owner": string,
             "size": {"type": ["null", "integer"], "readOnly": True},
             "virtual_size": {"type": ["null", "integer"], "readOnly": True},
-            "container_format": {"type": ["null", "string"],
-                                 "enum": [None, *CONTAINER_FORMATS]},
+            "container_format": {"type": ["null", "string"], "enum": [None, *CONTAINER_FORMATS]},
             "disk_format": {"type": ["null", "string"], "enum": [None, *DISK_FORMATS]},
             "created_at": {"type": "string", "readOnly": True},
             "updated_at": {"type": "string", "readOnly": True},

@@ -15,8 +15,8 @@ def seed_image(runtime: Runtime, images: list[dict[str, Any]]) -> None:
 
     Entries take the Image API's attributes (``id, name, disk_format, container_format,
     size, min_disk, min_ram, visibility, properties``, optionally ``owner`` or
-    ``project_id`` and ``checksum``); unknown keys become custom properties.  Seeding an
-    id that exists replaces the image.
+    ``project_id`` and ``checksum``); unknown keys become custom properties.  Seeding is
+    idempotent: an image whose id exists is left as it is.
     """
     registry = ImageRegistry(runtime)
     for spec in images or []:

@@ -61,7 +61,9 @@ class IpAddressGenerationFailure(Conflict):
 
 
 class MacAddressInUse(Conflict):
-    msg_fmt = "Unable to complete operation for network %(net_id)s. The mac address %(mac)s is in use."
+    msg_fmt = (
+        "Unable to complete operation for network %(net_id)s. The mac address %(mac)s is in use."
+    )
 
 
 class InvalidIpForSubnet(BadRequest):

@@ -9,6 +9,7 @@ the caller retries the whole transaction.
 from __future__ import annotations
 
 import ipaddress
+import itertools
 from collections.abc import Iterable
 from typing import Any
 
@@ -30,6 +31,7 @@ __all__ = [
     "default_pools",
     "parse_cidr",
     "parse_ip",
+    "subnet_layout",
     "take_address",
     "validate_pools",
 ]
@@ -59,31 +61,36 @@ def parse_ip(value: Any) -> IPAddress:
         raise InvalidInput(error_message=f"'{value}' is not a valid IP address") from exc
 
 
-def _first_host(net: IPNetwork) -> IPAddress:
-    return net.network_address + 1
+def _host_range(net: IPNetwork) -> tuple[int, int]:
+    """The first and last usable host addresses, as integers."""
+    first = int(net.network_address) + 1
+    last = int(net.broadcast_address) - (1 if net.version == 4 else 0)
+    return first, last
 
 
-def _last_host(net: IPNetwork) -> IPAddress:
-    return net.broadcast_address - 1 if net.version == 4 else net.broadcast_address
+def _text(version: int, value: int) -> str:
+    address = ipaddress.IPv4Address(value) if version == 4 else ipaddress.IPv6Address(value)
+    return str(address)
 
 
 def default_gateway(net: IPNetwork) -> str:
     """The subnet's first host address (Neutron's default gateway)."""
-    return str(_first_host(net))
+    return _text(net.version, _host_range(net)[0])
 
 
 def default_pools(net: IPNetwork, gateway: str | None) -> list[dict[str, str]]:
     """Every host address of the subnet except the gateway, as Neutron computes it."""
-    start, end = _first_host(net), _last_host(net)
-    gw = ipaddress.ip_address(gateway) if gateway else None
+    start, end = _host_range(net)
+    gw = int(parse_ip(gateway)) if gateway else None
+    pools: list[tuple[int, int]] = []
     if gw is None or not start <= gw <= end:
-        return [{"start": str(start), "end": str(end)}]
-    pools = []
-    if gw > start:
-        pools.append({"start": str(start), "end": str(gw - 1)})
-    if gw < end:
-        pools.append({"start": str(gw + 1), "end": str(end)})
-    return pools
+        pools = [(start, end)]
+    else:
+        if gw > start:
+            pools.append((start, gw - 1))
+        if gw < end:
+            pools.append((gw + 1, end))
+    return [{"start": _text(net.version, a), "end": _text(net.version, b)} for a, b in pools]
 
 
 def validate_pools(net: IPNetwork, pools: Any, gateway: str | None) -> list[dict[str, str]]:
@@ -91,35 +98,63 @@ def validate_pools(net: IPNetwork, pools: Any, gateway: str | None) -> list[dict
     holding the gateway."""
     if not isinstance(pools, list):
         raise InvalidInput(error_message="allocation_pools must be a list")
-    ranges: list[tuple[IPAddress, IPAddress]] = []
+    ranges: list[tuple[int, int]] = []
     for pool in pools:
         if not isinstance(pool, dict) or "start" not in pool or "end" not in pool:
             raise InvalidInput(error_message=f"Invalid data format for IP pool: '{pool}'")
-        start, end = parse_ip(pool["start"]), parse_ip(pool["end"])
-        if start not in net or end not in net or start > end:
+        first, last = parse_ip(pool["start"]), parse_ip(pool["end"])
+        if first not in net or last not in net or int(first) > int(last):
             raise InvalidAllocationPool(pool=f"{pool['start']}-{pool['end']}")
-        ranges.append((start, end))
+        ranges.append((int(first), int(last)))
     ranges.sort()
-    for (_, end), (start, _) in zip(ranges, ranges[1:], strict=False):
+    for (_, end), (start, _) in itertools.pairwise(ranges):
         if start <= end:
             raise InvalidInput(error_message="Found overlapping allocation pools")
+    text = [(_text(net.version, a), _text(net.version, b)) for a, b in ranges]
     if gateway:
-        gw = ipaddress.ip_address(gateway)
-        for start, end in ranges:
-            if start <= gw <= end:
+        gw = int(parse_ip(gateway))
+        for (low, high), (low_text, high_text) in zip(ranges, text, strict=True):
+            if low <= gw <= high:
                 raise GatewayConflictWithAllocationPools(
-                    ip_address=gateway, pool=f"{start}-{end}"
+                    ip_address=gateway, pool=f"{low_text}-{high_text}"
                 )
-    return [{"start": str(s), "end": str(e)} for s, e in ranges]
+    return [{"start": a, "end": b} for a, b in text]
 
 
-def _candidates(pools: Iterable[dict[str, str]]) -> Iterable[IPAddress]:
+def subnet_layout(attrs: dict[str, Any]) -> tuple[IPNetwork, str | None, list[dict[str, str]]]:
+    """A new subnet's range, gateway and pools from its create attributes (``cidr``,
+    ``ip_version``, ``gateway_ip``, ``allocation_pools``), defaulted as Neutron does:
+    the gateway is the first host address, the pools the rest of the range."""
+    version = attrs.get("ip_version")
+    if version is not None and version not in (4, 6, "4", "6"):
+        raise InvalidInput(error_message=f"{version} is not in valid IP versions [4, 6]")
+    if "cidr" not in attrs:
+        raise InvalidInput(error_message="A cidr must be specified in the absence of a subnet pool")
+    net = parse_cidr(attrs["cidr"], int(version) if version is not None else None)
+    gateway: str | None
+    if "gateway_ip" not in attrs:
+        gateway = default_gateway(net)
+    elif attrs["gateway_ip"] is None:
+        gateway = None
+    else:
+        address = parse_ip(attrs["gateway_ip"])
+        if address.version != net.version:
+            raise InvalidInput(
+                error_message=f"Gateway {address} is not an IPv{net.version} address"
+            )
+        gateway = str(address)
+    if attrs.get("allocation_pools"):
+        pools = validate_pools(net, attrs["allocation_pools"], gateway)
+    else:
+        pools = default_pools(net, gateway)
+    return net, gateway, pools
+
+
+def _candidates(pools: Iterable[dict[str, str]]) -> Iterable[str]:
     for pool in pools:
-        current = ipaddress.ip_address(pool["start"])
-        end = ipaddress.ip_address(pool["end"])
-        while current <= end:
-            yield current
-            current += 1
+        start = parse_ip(pool["start"])
+        for value in range(int(start), int(parse_ip(pool["end"])) + 1):
+            yield _text(start.version, value)
 
 
 def take_address(
@@ -129,27 +164,28 @@ def take_address(
     must be in the subnet and free), else the lowest free pool address; None when the
     pools are exhausted."""
     used = set(
-        session.scalars(
-            select(IPAllocation.ip_address).where(IPAllocation.subnet_id == subnet.id)
-        )
+        session.scalars(select(IPAllocation.ip_address).where(IPAllocation.subnet_id == subnet.id))
     )
     if requested is not None:
         address = parse_ip(requested)
         net = ipaddress.ip_network(subnet.cidr)
-        if address not in net or address in (net.network_address,) or (
-            net.version == 4 and address == net.broadcast_address
+        if (
+            address not in net
+            or address in (net.network_address,)
+            or (net.version == 4 and address == net.broadcast_address)
         ):
             raise InvalidIpForSubnet(ip_address=requested)
         if str(address) in used:
             raise IpAddressAlreadyAllocated(ip=str(address), subnet_id=subnet.id)
         chosen: str | None = str(address)
     else:
-        chosen = next((str(a) for a in _candidates(subnet.allocation_pools) if str(a) not in used),
-                      None)
+        chosen = next((a for a in _candidates(subnet.allocation_pools) if a not in used), None)
     if chosen is not None:
         session.add(
             IPAllocation(
-                port_id=port_id, subnet_id=subnet.id, network_id=subnet.network_id,
+                port_id=port_id,
+                subnet_id=subnet.id,
+                network_id=subnet.network_id,
                 ip_address=chosen,
             )
         )

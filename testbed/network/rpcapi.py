@@ -30,8 +30,17 @@ class NetworkAPI(RpcClient):
         project_id: str,
         requested_networks: Any,
         host: str,
+        *,
+        availability_zone: str | None = None,
     ) -> list[dict[str, Any]]:
-        """Create (or bind) the instance's ports, each with a fixed IP; returns network_info."""
+        """Create (or bind) the instance's ports, each with a fixed IP; returns network_info.
+
+        ``availability_zone`` (the instance's) makes the ports' ``device_owner``
+        ``compute:<az>`` as Nova sets it (``compute:nova`` when not given).  Calling it
+        again for an instance that already has ports re-binds them to ``host``."""
+        kwargs: dict[str, Any] = {}
+        if availability_zone is not None:
+            kwargs["availability_zone"] = availability_zone
         result: list[dict[str, Any]] = self._call(
             ctx,
             "allocate_for_instance",
@@ -39,6 +48,7 @@ class NetworkAPI(RpcClient):
             project_id=project_id,
             requested_networks=requested_networks,
             host=host,
+            **kwargs,
         )
         return result
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from testbed.compute.models import Allocation, ComputeNode
@@ -50,6 +50,43 @@ def resources_from_spec(request_spec: dict[str, Any]) -> Resources:
     return Resources(vcpus=vcpus, memory_mb=memory_mb, disk_gb=root_gb + ephemeral_gb + swap_gb)
 
 
+_NODE = ComputeNode.__table__.c
+_ALLOC = Allocation.__table__.c
+
+# Built once: SQLAlchemy then reuses the compiled statement for every claim.
+_EXISTING = select(_ALLOC.id).where(
+    _ALLOC.consumer_uuid == bindparam("consumer"), _ALLOC.node_uuid == bindparam("node")
+)
+_CLAIM = (
+    update(ComputeNode.__table__)
+    .where(
+        _NODE.uuid == bindparam("node"),
+        _NODE.vcpus >= bindparam("want_vcpus"),
+        _NODE.memory_mb >= bindparam("want_memory_mb"),
+        _NODE.local_gb >= bindparam("want_disk_gb"),
+        _NODE.vcpus_used + bindparam("want_vcpus") <= _NODE.vcpus * _NODE.cpu_allocation_ratio,
+        _NODE.memory_mb_used + bindparam("want_memory_mb")
+        <= _NODE.memory_mb * _NODE.ram_allocation_ratio,
+        _NODE.local_gb_used + bindparam("want_disk_gb")
+        <= _NODE.local_gb * _NODE.disk_allocation_ratio,
+    )
+    .values(
+        vcpus_used=_NODE.vcpus_used + bindparam("want_vcpus"),
+        memory_mb_used=_NODE.memory_mb_used + bindparam("want_memory_mb"),
+        local_gb_used=_NODE.local_gb_used + bindparam("want_disk_gb"),
+    )
+)
+_UNCLAIM = (
+    update(ComputeNode.__table__)
+    .where(_NODE.uuid == bindparam("node"))
+    .values(
+        vcpus_used=_NODE.vcpus_used - bindparam("want_vcpus"),
+        memory_mb_used=_NODE.memory_mb_used - bindparam("want_memory_mb"),
+        local_gb_used=_NODE.local_gb_used - bindparam("want_disk_gb"),
+    )
+)
+
+
 def claim(
     session: Session,
     *,
@@ -64,32 +101,15 @@ def claim(
 
     A consumer already holding an allocation on this node is not charged twice.
     """
-    existing = session.execute(
-        select(Allocation.id).where(
-            Allocation.consumer_uuid == consumer_uuid, Allocation.node_uuid == node_uuid
-        )
-    ).first()
-    if existing is not None:
+    if session.execute(_EXISTING, {"consumer": consumer_uuid, "node": node_uuid}).first():
         return True
-    node = ComputeNode.__table__.c
-    result = session.execute(
-        update(ComputeNode)
-        .where(
-            node.uuid == node_uuid,
-            node.vcpus >= want.vcpus,
-            node.memory_mb >= want.memory_mb,
-            node.local_gb >= want.disk_gb,
-            node.vcpus_used + want.vcpus <= node.vcpus * node.cpu_allocation_ratio,
-            node.memory_mb_used + want.memory_mb <= node.memory_mb * node.ram_allocation_ratio,
-            node.local_gb_used + want.disk_gb <= node.local_gb * node.disk_allocation_ratio,
-        )
-        .values(
-            vcpus_used=node.vcpus_used + want.vcpus,
-            memory_mb_used=node.memory_mb_used + want.memory_mb,
-            local_gb_used=node.local_gb_used + want.disk_gb,
-        )
-        .execution_options(synchronize_session=False)
-    )
+    params = {
+        "node": node_uuid,
+        "want_vcpus": want.vcpus,
+        "want_memory_mb": want.memory_mb,
+        "want_disk_gb": want.disk_gb,
+    }
+    result = session.execute(_CLAIM, params)
     if getattr(result, "rowcount", 0) != 1:
         return False
     session.add(
@@ -119,17 +139,15 @@ def release(
     if host is not None:
         query = query.where(Allocation.host == host)
     allocations = session.execute(query).scalars().all()
-    node = ComputeNode.__table__.c
     for alloc in allocations:
         session.execute(
-            update(ComputeNode)
-            .where(node.uuid == alloc.node_uuid)
-            .values(
-                vcpus_used=node.vcpus_used - alloc.vcpus,
-                memory_mb_used=node.memory_mb_used - alloc.memory_mb,
-                local_gb_used=node.local_gb_used - alloc.disk_gb,
-            )
-            .execution_options(synchronize_session=False)
+            _UNCLAIM,
+            {
+                "node": alloc.node_uuid,
+                "want_vcpus": alloc.vcpus,
+                "want_memory_mb": alloc.memory_mb,
+                "want_disk_gb": alloc.disk_gb,
+            },
         )
         session.delete(alloc)
         _trace_usage(tracer, consumer_uuid, alloc.host, "release")

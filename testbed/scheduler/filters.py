@@ -42,6 +42,10 @@ class HostFilter:
 
     name: ClassVar[str] = ""
 
+    def applies(self, request: FilterRequest) -> bool:
+        """False when the filter would pass every host for this request (it is skipped)."""
+        return True
+
     def host_passes(self, host: HostState, request: FilterRequest) -> bool:
         """True if ``host`` may take the instance."""
         raise NotImplementedError
@@ -51,6 +55,9 @@ class AvailabilityZoneFilter(HostFilter):
     """The host is in the requested availability zone (if one was requested)."""
 
     name = "AvailabilityZoneFilter"
+
+    def applies(self, request: FilterRequest) -> bool:
+        return bool(request.spec.get("availability_zone"))
 
     def host_passes(self, host: HostState, request: FilterRequest) -> bool:
         zone = request.spec.get("availability_zone")
@@ -83,6 +90,9 @@ class ServerGroupAntiAffinityFilter(HostFilter):
 
     name = "ServerGroupAntiAffinityFilter"
 
+    def applies(self, request: FilterRequest) -> bool:
+        return request.group_policy == "anti-affinity"
+
     def host_passes(self, host: HostState, request: FilterRequest) -> bool:
         if request.group_policy != "anti-affinity":
             return True
@@ -96,6 +106,9 @@ class ServerGroupAffinityFilter(HostFilter):
 
     name = "ServerGroupAffinityFilter"
 
+    def applies(self, request: FilterRequest) -> bool:
+        return request.group_policy == "affinity" and bool(request.group_hosts)
+
     def host_passes(self, host: HostState, request: FilterRequest) -> bool:
         if request.group_policy != "affinity" or not request.group_hosts:
             return True
@@ -107,6 +120,9 @@ class ComputeCapabilitiesFilter(HostFilter):
     (``capabilities:hypervisor_type``, ``capabilities:cpu_info:arch``...)."""
 
     name = "ComputeCapabilitiesFilter"
+
+    def applies(self, request: FilterRequest) -> bool:
+        return bool((request.spec.get("flavor") or {}).get("extra_specs"))
 
     def host_passes(self, host: HostState, request: FilterRequest) -> bool:
         specs = (request.spec.get("flavor") or {}).get("extra_specs") or {}
@@ -121,9 +137,7 @@ class ComputeCapabilitiesFilter(HostFilter):
                 scope = scope[1:]
             value: Any = host
             for part in scope:
-                value = (
-                    value.get(part) if isinstance(value, dict) else getattr(value, part, None)
-                )
+                value = value.get(part) if isinstance(value, dict) else getattr(value, part, None)
                 if value is None:
                     return False
             if not match_extra_spec(value, str(wanted)):
@@ -138,6 +152,9 @@ class ImagePropertiesFilter(HostFilter):
     """The image's architecture, hypervisor type and VM mode are ones the host runs."""
 
     name = "ImagePropertiesFilter"
+
+    def applies(self, request: FilterRequest) -> bool:
+        return bool((request.spec.get("image") or {}).get("properties"))
 
     def host_passes(self, host: HostState, request: FilterRequest) -> bool:
         image = request.spec.get("image") or {}

@@ -23,7 +23,7 @@ from testbed.context import RequestContext
 from testbed.exceptions import NoValidHost
 from testbed.scheduler import claims
 from testbed.scheduler.filters import FilterRequest, build_filters
-from testbed.scheduler.host_state import HostState, Resources, load_host_states
+from testbed.scheduler.host_state import HostState, HostStateLoader, Resources
 from testbed.scheduler.weighers import build_weighers, weigh
 from testbed.service import Runtime
 
@@ -49,6 +49,7 @@ class SchedulerManager:
         self.runtime = runtime
         self.filters = build_filters(runtime.config.enabled_filters)
         self.weighers = build_weighers(runtime.config)
+        self.host_states = HostStateLoader(runtime.store, runtime.config)
         self._random = random.Random()
 
     def select_destinations(
@@ -63,7 +64,7 @@ class SchedulerManager:
         ``NoValidHost`` (undoing this request's claims) when an instance fits nowhere."""
         config = self.runtime.config
         want = claims.resources_from_spec(request_spec)
-        hosts = load_host_states(self.runtime.store, config, self.runtime.clock.now())
+        hosts = self.host_states.load(self.runtime.clock.now())
         group_hosts = self._group_hosts(request_spec)
         forced_hosts = _as_list(request_spec.get("force_hosts"))
         forced_nodes = _as_list(request_spec.get("force_nodes"))
@@ -81,8 +82,9 @@ class SchedulerManager:
                         and (not forced_nodes or h.node in forced_nodes)
                     ]
                 else:
+                    active = [f for f in self.filters if f.applies(request)]
                     candidates = [
-                        h for h in hosts if all(f.host_passes(h, request) for f in self.filters)
+                        h for h in hosts if all(f.host_passes(h, request) for f in active)
                     ]
                 ordered = self._ordered(candidates, request)
                 chosen = self._claim_first(ordered, uuid, want, project_id)

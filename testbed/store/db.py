@@ -11,8 +11,9 @@ import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from sqlalchemy import create_engine, event, inspect
+from sqlalchemy import Float, create_engine, event, inspect
 from sqlalchemy.engine import Engine
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
@@ -21,6 +22,17 @@ from testbed.store.base import Base, TimestampMixin
 from testbed.trace import Tracer
 
 __all__ = ["Store"]
+
+
+@compiles(Float, "mysql")
+@compiles(Float, "mariadb")
+def _double_on_mysql(type_: Float[Any], compiler: Any, **kw: Any) -> str:
+    """MySQL's FLOAT is single precision: clock seconds since the epoch would be off by
+    minutes.  Every ``Float`` column is a DOUBLE there (as it is on PostgreSQL)."""
+    if type_.precision is None:
+        return "DOUBLE"
+    rendered: str = compiler.visit_float(type_, **kw)
+    return rendered
 
 
 class Store:
@@ -56,7 +68,25 @@ class Store:
                 cursor.close()
 
             return engine
-        return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=40)
+        options: dict[str, Any] = {
+            "pool_pre_ping": True,  # a server restart or idle timeout dropped connections
+            "pool_size": 10,
+            "max_overflow": 40,
+            "pool_recycle": 3600,  # below MySQL's wait_timeout
+        }
+        if url.startswith(("mysql", "mariadb")):
+            # PostgreSQL's default, so both servers show a session the same data.
+            options["isolation_level"] = "READ COMMITTED"
+        engine = create_engine(url, **options)
+        if engine.dialect.name in ("mysql", "mariadb"):
+
+            @event.listens_for(engine, "connect")
+            def _strict(dbapi_conn: Any, _record: Any) -> None:
+                cursor = dbapi_conn.cursor()
+                cursor.execute("SET SESSION sql_mode = 'TRADITIONAL'")  # as oslo.db does
+                cursor.close()
+
+        return engine
 
     def create_schema(self) -> None:
         """Create every table (the embedded default; real databases use Alembic)."""

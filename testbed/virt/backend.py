@@ -63,6 +63,8 @@ class VirtBackend(Protocol):
     libvirt: Any
     #: Where each host keeps its instances' files (Nova's ``instances_path``).
     instances_path: str
+    #: A host-local directory for the guests' serial console logs.
+    serial_dir: str
 
     def uri(self, host: str) -> str:
         """The libvirt URI of a compute host (``fake://h1/system``, ``qemu+tcp://...``)."""

@@ -1,10 +1,11 @@
 """RPC client of the volume service (topic ``volume``): Cinder's attachment flow.
 
-A volume is attached in two steps: ``attachment_create`` (reserve, status
-``attaching``) then ``attachment_update`` with the host's connector, which returns
-``connection_info`` (``{driver_volume_type: "file", data: {device_path}}`` on the shared
-volume storage); ``attachment_complete`` marks it ``in-use``; ``attachment_delete``
-detaches (``available`` again when no attachment is left).
+A volume is attached in two steps: ``attachment_create`` (reserve: the volume is
+``reserved``, as in Cinder) then ``attachment_update`` with the host's connector (volume
+``attaching``), which returns ``connection_info`` (``{driver_volume_type: "file", data:
+{device_path}}`` on the shared volume storage); ``attachment_complete`` marks it
+``in-use``; ``attachment_delete`` detaches (``available`` again when no attachment is
+left).
 """
 
 from __future__ import annotations
@@ -65,3 +66,18 @@ class VolumeAPI(RpcClient):
     def attachment_delete(self, ctx: RequestContext, attachment_id: str) -> None:
         """Detach: the attachment goes; the volume is ``available`` when none is left."""
         self._call(ctx, "attachment_delete", attachment_id=attachment_id)
+
+    def attachment_get(self, ctx: RequestContext, attachment_id: str) -> dict[str, Any]:
+        """One attachment (``connection_info`` once a connector was given);
+        ``NotFound`` if it does not exist."""
+        result: dict[str, Any] = self._call(ctx, "attachment_get", attachment_id=attachment_id)
+        return result
+
+    def build_volume(self, ctx: RequestContext, volume_id: str) -> None:
+        """Cast: make the storage of a volume recorded as ``creating`` (the Block Storage
+        API's create); it goes ``available``, or ``error`` if the backend fails."""
+        self._cast(ctx, "build_volume", volume_id=volume_id)
+
+    def destroy_volume(self, ctx: RequestContext, volume_id: str) -> None:
+        """Cast: remove a volume the Block Storage API marked ``deleting``."""
+        self._cast(ctx, "destroy_volume", volume_id=volume_id)

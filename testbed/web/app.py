@@ -184,7 +184,10 @@ class JsonApp:
             endpoint, args = adapter.match()
             handler, public = self._handlers[endpoint]
             if self._authenticate is not None:
-                authed = self._authenticate(request, self.runtime)
+                # In the app's scope, so the token check is traced from this lifeline
+                # and under this request's id.
+                with service_scope(self.lifeline, ctx):
+                    authed = self._authenticate(request, self.runtime)
                 if authed is None and not public:
                     raise _unauthorized()
                 if authed is not None:

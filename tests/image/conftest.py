@@ -3,7 +3,7 @@ HTTP client on its API (mounted at /image, as in the cloud)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 import requests
@@ -40,6 +40,9 @@ def image_service(runtime: Runtime) -> Iterator[ImageService]:
     service.stop()
 
 
+SessionFactory = Callable[..., requests.Session]
+
+
 def session_for(runtime: Runtime, project: str | None, roles: str = "member") -> requests.Session:
     """A requests session talking to the image API in-process as ``project``."""
     app = DispatcherMiddleware(_nothing, {"/image": build_app(runtime, authenticate=header_auth)})
@@ -67,3 +70,9 @@ def bob(runtime: Runtime, image_service: ImageService) -> requests.Session:
 def admin(runtime: Runtime, image_service: ImageService) -> requests.Session:
     """An admin of project ``p-admin``."""
     return session_for(runtime, "p-admin", "admin,member")
+
+
+@pytest.fixture
+def make_session(runtime: Runtime, image_service: ImageService) -> SessionFactory:
+    """``make_session(project_or_None, roles="member")``: a client of the image API."""
+    return lambda project, roles="member": session_for(runtime, project, roles)

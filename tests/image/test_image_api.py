@@ -9,7 +9,8 @@ import requests
 
 from testbed.image.seed import seed_image
 from testbed.service import Runtime
-from tests.image.conftest import BASE, session_for
+
+BASE = "http://testbed.local/image"
 
 CIRROS = {
     "id": "6a1c7d4e-0c5e-4a53-9f0a-2b1f6c8e9d01",
@@ -33,17 +34,17 @@ def _create(session: requests.Session, **body: Any) -> dict[str, Any]:
     return data
 
 
-def test_version_document_is_public_with_absolute_links(runtime: Runtime, alice: Any) -> None:
-    resp = session_for(runtime, None).get(f"{BASE}/")
+def test_version_document_is_public_with_absolute_links(make_session: Any) -> None:
+    resp = make_session(None).get(f"{BASE}/")
     assert resp.status_code == 300
     current = resp.json()["versions"][0]
     assert current["status"] == "CURRENT" and current["id"] == "v2.16"
     assert current["links"][0]["href"] == "http://testbed.local/image/v2/"
-    assert session_for(runtime, None).get(f"{BASE}/versions").status_code == 200
+    assert make_session(None).get(f"{BASE}/versions").status_code == 200
 
 
-def test_requests_without_credentials_are_refused(runtime: Runtime, alice: Any) -> None:
-    resp = session_for(runtime, None).get(f"{BASE}/v2/images")
+def test_requests_without_credentials_are_refused(make_session: Any) -> None:
+    resp = make_session(None).get(f"{BASE}/v2/images")
     assert resp.status_code == 401
     assert resp.json()["title"] == "Unauthorized"
 
@@ -105,8 +106,9 @@ def test_upload_needs_formats_and_octet_stream(alice: requests.Session) -> None:
     assert resp.status_code == 400
     assert "disk_format, container_format must be set" in resp.json()["message"]
     image = _create(alice, name="formatted")
-    resp = alice.put(f"{BASE}/v2/images/{image['id']}/file", data=b"abc",
-                     headers={"Content-Type": "text/plain"})
+    resp = alice.put(
+        f"{BASE}/v2/images/{image['id']}/file", data=b"abc", headers={"Content-Type": "text/plain"}
+    )
     assert resp.status_code == 415
 
 
@@ -147,9 +149,9 @@ def test_list_filters(runtime: Runtime, alice: requests.Session) -> None:
     _create(alice, name="two")
 
     def names(**params: str) -> list[str]:
-        return sorted(i["name"] for i in alice.get(f"{BASE}/v2/images", params=params).json()[
-            "images"
-        ])
+        return sorted(
+            i["name"] for i in alice.get(f"{BASE}/v2/images", params=params).json()["images"]
+        )
 
     assert names(name="one") == ["one"]
     assert names(status="active") == ["cirros"]
@@ -199,9 +201,12 @@ def test_patch_with_json_patch(alice: requests.Session) -> None:
     body = resp.json()
     assert body["name"] == "after" and body["hw_machine_type"] == "q35"
     assert "os_distro" not in body and body["min_ram"] == 256
-    assert alice.patch(url, json=[], headers={"Content-Type": "application/json"}).status_code == 415
-    read_only = alice.patch(url, json=[{"op": "replace", "path": "/status", "value": "active"}],
-                            headers=media)
+    assert (
+        alice.patch(url, json=[], headers={"Content-Type": "application/json"}).status_code == 415
+    )
+    read_only = alice.patch(
+        url, json=[{"op": "replace", "path": "/status", "value": "active"}], headers=media
+    )
     assert read_only.status_code == 403
 
 
@@ -214,8 +219,11 @@ def test_protected_image_cannot_be_deleted(alice: requests.Session) -> None:
 
 def test_deactivate_and_reactivate(alice: requests.Session) -> None:
     image = _create(alice, name="d")
-    alice.put(f"{BASE}/v2/images/{image['id']}/file", data=b"1",
-              headers={"Content-Type": "application/octet-stream"})
+    alice.put(
+        f"{BASE}/v2/images/{image['id']}/file",
+        data=b"1",
+        headers={"Content-Type": "application/octet-stream"},
+    )
     url = f"{BASE}/v2/images/{image['id']}"
     assert alice.post(f"{url}/actions/deactivate").status_code == 204
     assert alice.get(url).json()["status"] == "deactivated"

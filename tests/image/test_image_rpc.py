@@ -20,8 +20,15 @@ def test_get_image_returns_core_attributes_and_properties(
 ) -> None:
     seed_image(
         runtime,
-        [{"id": "img-1", "name": "cirros", "size": 100, "min_disk": 1,
-          "properties": {"hw_disk_bus": "scsi"}}],
+        [
+            {
+                "id": "img-1",
+                "name": "cirros",
+                "size": 100,
+                "min_disk": 1,
+                "properties": {"hw_disk_bus": "scsi"},
+            }
+        ],
     )
     image = ImageAPI(runtime.bus).get_image(ALICE, "img-1")
     assert image["status"] == "active" and image["disk_format"] == "qcow2"
@@ -33,8 +40,9 @@ def test_get_image_returns_core_attributes_and_properties(
 def test_get_image_of_another_projects_private_image_is_not_found(
     runtime: Runtime, image_service: ImageService
 ) -> None:
-    seed_image(runtime, [{"id": "img-2", "name": "secret", "visibility": "private",
-                          "owner": "p-alice"}])
+    seed_image(
+        runtime, [{"id": "img-2", "name": "secret", "visibility": "private", "owner": "p-alice"}]
+    )
     api = ImageAPI(runtime.bus)
     assert api.get_image(ALICE, "img-2")["name"] == "secret"
     with pytest.raises(NotFound, match="No image found with ID img-2"):
@@ -47,8 +55,13 @@ def test_snapshot_flow_create_activate_delete(
 ) -> None:
     api = ImageAPI(runtime.bus)
     image = api.create_image(
-        ALICE, {"name": "snap", "disk_format": "qcow2", "container_format": "bare",
-                "image_type": "snapshot"}
+        ALICE,
+        {
+            "name": "snap",
+            "disk_format": "qcow2",
+            "container_format": "bare",
+            "image_type": "snapshot",
+        },
     )
     assert image["status"] == "queued" and image["properties"] == {"image_type": "snapshot"}
     active = api.activate_image(ALICE, image["id"], 4096)

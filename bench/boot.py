@@ -1,0 +1,120 @@
+"""Boot and delete N servers through the REST API, in-process, on 100 fake hosts.
+
+    python bench/boot.py                 # N = 100 and 1000
+    python bench/boot.py --n 500 --hosts 50
+
+Prints servers/s from the first POST /servers to every server ACTIVE, and deletes/s
+from the first DELETE to every server gone.  Figures only: nothing is asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import time
+from typing import Any
+
+import requests
+
+from testbed.clients import IN_PROCESS_URL
+from testbed.cloud import Cloud
+from testbed.web.transport import mount_wsgi
+
+
+def topology(hosts: int) -> dict[str, Any]:
+    """``hosts`` compute hosts in 2 zones, the default flavors and image."""
+    from testbed.topology import load_topology
+
+    default = load_topology("default")
+    return {
+        "name": f"bench-{hosts}",
+        "config": {"quota_instances": -1, "quota_cores": -1, "quota_ram": -1},
+        "hosts": [
+            {
+                "name": f"cmp{i:03d}",
+                "availability_zone": f"az{i % 2 + 1}",
+                "vcpus": 32,
+                "memory_mb": 131072,
+                "disk_gb": 2000,
+            }
+            for i in range(hosts)
+        ],
+        "flavors": list(default.flavors),
+        "images": list(default.images),
+        "networks": list(default.networks),
+    }
+
+
+def session_for(cloud: Cloud) -> tuple[requests.Session, str]:
+    """A requests session with an admin token, talking to the cloud in-process."""
+    http = requests.Session()
+    mount_wsgi(http, IN_PROCESS_URL, cloud.app)
+    auth = {
+        "auth": {
+            "identity": {
+                "methods": ["password"],
+                "password": {
+                    "user": {"name": "admin", "domain": {"id": "default"}, "password": "admin"}
+                },
+            },
+            "scope": {"project": {"name": "admin", "domain": {"id": "default"}}},
+        }
+    }
+    response = http.post(f"{IN_PROCESS_URL}/identity/v3/auth/tokens", json=auth)
+    response.raise_for_status()
+    http.headers["X-Auth-Token"] = response.headers["X-Subject-Token"]
+    return http, f"{IN_PROCESS_URL}/compute/v2.1"
+
+
+def run(n: int, hosts: int) -> None:
+    """Boot n servers, then delete them, printing the rates."""
+    cloud = Cloud.start(topology(hosts))
+    cloud.runtime.tracer.enabled = False
+    try:
+        http, compute = session_for(cloud)
+        image = "6a1c7d4e-0c5e-4a53-9f0a-2b1f6c8e9d01"
+        started = time.perf_counter()
+        ids = []
+        for i in range(n):
+            body = {
+                "server": {"name": f"b{i}", "flavorRef": "1", "imageRef": image, "networks": "none"}
+            }
+            response = http.post(f"{compute}/servers", json=body)
+            if response.status_code != 202:
+                raise SystemExit(f"create {i}: {response.status_code} {response.text}")
+            ids.append(response.json()["server"]["id"])
+        cloud.settle(timeout=600)
+        booted = time.perf_counter() - started
+        servers = http.get(f"{compute}/servers/detail", params={"limit": n + 10}).json()
+        active = sum(1 for s in servers["servers"] if s["status"] == "ACTIVE")
+        started = time.perf_counter()
+        for sid in ids:
+            http.delete(f"{compute}/servers/{sid}")
+        cloud.settle(timeout=600)
+        deleted = time.perf_counter() - started
+        left = len(http.get(f"{compute}/servers", params={"limit": n + 10}).json()["servers"])
+        print(
+            f"N={n:5d} hosts={hosts}: boot-to-ACTIVE {n / booted:7.1f} servers/s "
+            f"({booted:.2f} s, {active}/{n} ACTIVE); delete {n / deleted:7.1f} deletes/s "
+            f"({deleted:.2f} s, {left} left)",
+            flush=True,
+        )
+    finally:
+        cloud.stop()
+
+
+def main() -> None:
+    """Parse arguments and run."""
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--n", type=int, action="append", help="servers (repeatable)")
+    parser.add_argument("--hosts", type=int, default=100)
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+    for n in args.n or [100, 1000]:
+        run(n, args.hosts)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,104 @@
+"""The compute service of one host (topic ``compute.<host>``, binary ``nova-compute``).
+
+On :meth:`ComputeService.start`: connect the driver to the host's hypervisor, register
+the host's compute node (capacity from the driver, allocation ratios from the
+configuration) and its service row, then serve the topic and run the periodic tasks on
+the clock: the heartbeat every ``report_interval`` and the resource update every
+``update_resources_interval``.  :meth:`stop` leaves the bus and ends the heartbeats, as
+a crashed host does; the guests keep running on the hypervisor.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from testbed.compute.manager import ComputeManager
+from testbed.compute.resources import update_compute_node
+from testbed.compute.rpcapi import compute_topic
+from testbed.compute.servicegroup import COMPUTE_BINARY, ReportingService
+from testbed.service import Runtime
+from testbed.virt.backend import HostSpec
+from testbed.virt.driver import ComputeDriver
+
+__all__ = ["ComputeService"]
+
+
+class ComputeService(ReportingService):
+    """nova-compute on ``host``.
+
+    ``availability_zone`` defaults to the host's entry in the topology (through
+    ``runtime.virt.host_spec``), else ``nova``; ``driver`` defaults to the libvirt driver
+    on ``runtime.virt``.
+    """
+
+    binary = COMPUTE_BINARY
+
+    def __init__(
+        self,
+        runtime: Runtime,
+        host: str,
+        *,
+        availability_zone: str | None = None,
+        driver: ComputeDriver | None = None,
+    ) -> None:
+        super().__init__(runtime, host=host)
+        if driver is None:
+            from testbed.virt.libvirt.driver import LibvirtDriver
+
+            driver = LibvirtDriver(runtime, host)
+        self.driver = driver
+        self.shared_storage: str | None = None
+        spec = self._host_spec()
+        if availability_zone is None:
+            availability_zone = spec.availability_zone if spec else "nova"
+        if spec is not None:
+            self.shared_storage = spec.shared_storage
+        self.availability_zone = availability_zone
+        self.manager = ComputeManager(runtime, host, driver, availability_zone=availability_zone)
+        self.node_uuid: str | None = None
+
+    @property
+    def topic(self) -> str:
+        """``compute.<host>``."""
+        return compute_topic(self.host)
+
+    @property
+    def lifeline(self) -> str:
+        """``compute:<host>``."""
+        return f"compute:{self.host}"
+
+    def endpoint(self) -> object:
+        """The :class:`ComputeManager`."""
+        return self.manager
+
+    def start(self) -> None:
+        """Connect the driver, register the node, then serve and heartbeat."""
+        self.driver.init_host()
+        self.update_available_resource()
+        super().start()
+
+    def periodic_tasks(self) -> list[tuple[float, Callable[[], None]]]:
+        """Heartbeat and resource update."""
+        return [
+            *super().periodic_tasks(),
+            (self.runtime.config.update_resources_interval, self.update_available_resource),
+        ]
+
+    def update_available_resource(self) -> None:
+        """Refresh the compute node row from the driver and the allocations."""
+        self.node_uuid = update_compute_node(
+            self.runtime,
+            self.host,
+            self.driver.get_available_resource(),
+            shared_storage=self.shared_storage,
+        )
+
+    def _host_spec(self) -> HostSpec | None:
+        virt = self.runtime.virt
+        if virt is None:
+            return None
+        try:
+            spec: HostSpec = virt.host_spec(self.host)
+            return spec
+        except KeyError:
+            return None
