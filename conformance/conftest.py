@@ -10,6 +10,12 @@ import pytest
 from conformance.support import CloudUnderTest
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    # openstacksdk warns about its own future removals on nearly every call.
+    config.addinivalue_line("filterwarnings", "ignore::Warning:openstack")
+    config.addinivalue_line("filterwarnings", "ignore::Warning:keystoneauth1")
+
+
 @pytest.fixture
 def cloud(testbed_cloud: Any) -> Iterator[CloudUnderTest]:
     """The cloud under test; servers made through it are deleted afterwards, then the

@@ -9,10 +9,11 @@ from conformance.support import CloudUnderTest
 pytestmark = pytest.mark.testbed_capability("state-machine")
 
 POWER_CYCLES = [
-    # (action body, status after, vm_state after, power_state after, task_state on the way)
-    ({"os-stop": None}, "SHUTOFF", "stopped", 4, "powering-off"),
-    ({"pause": None}, "PAUSED", "paused", 3, "pausing"),
-    ({"suspend": None}, "SUSPENDED", "suspended", 7, "suspending"),
+    # (action body, status after, vm_state after, power_states after, task_state on the way)
+    ({"os-stop": None}, "SHUTOFF", "stopped", {4}, "powering-off"),
+    ({"pause": None}, "PAUSED", "paused", {3}, "pausing"),
+    # libvirt suspends with a managed save: the domain is shut off (4); others report 7.
+    ({"suspend": None}, "SUSPENDED", "suspended", {4, 7}, "suspending"),
 ]
 UNDO = {"SHUTOFF": {"os-start": None}, "PAUSED": {"unpause": None}, "SUSPENDED": {"resume": None}}
 
@@ -34,7 +35,8 @@ def test_power_operation_and_its_undo(
     server = cloud.boot(name=f"sm-{status.lower()}")
     assert cloud.action(server.id, body).status_code == 202
     changed = cloud.wait(server.id, status)
-    assert (changed.vm_state, changed.power_state, changed.task_state) == (vm_state, power, None)
+    assert (changed.vm_state, changed.task_state) == (vm_state, None)
+    assert changed.power_state in power
     if cloud.control is not None:
         assert task in _task_states(cloud, server.id)
     assert cloud.action(server.id, UNDO[status]).status_code == 202
@@ -97,7 +99,8 @@ def test_reset_state_to_error_and_back(cloud: CloudUnderTest) -> None:
 
 @pytest.mark.testbed_id("618391cc-6ecb-4f39-aca3-f6c73d3259d3")
 def test_no_valid_host_leaves_the_server_in_error_with_a_fault(cloud: CloudUnderTest) -> None:
-    flavor = cloud.conn.compute.create_flavor(name="sm-huge", vcpus=1, ram=10_000_000, disk=1)
+    # More memory than any host has (16 GiB x 1.5), within the project's quota.
+    flavor = cloud.conn.compute.create_flavor(name="sm-huge", vcpus=1, ram=30_000, disk=1)
     try:
         server = cloud.boot(name="sm-novalidhost", flavor_id=flavor.id, wait="ERROR")
         assert server.fault and "No valid host was found" in server.fault["message"]

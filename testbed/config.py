@@ -24,6 +24,7 @@ class Config:
     # store and bus
     database_url: str = "sqlite://"
     transport_url: str = "memory://"
+    control_exchange: str = "testbed"  # names the exchanges and queues on RabbitMQ
     rpc_response_timeout: float = 60.0
     # identity
     token_expiration: float = 3600.0

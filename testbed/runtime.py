@@ -31,7 +31,13 @@ def build_runtime(
     if clock_start is not None and isinstance(clock, SimClock):
         clock = SimClock(clock_start)
     tracer = Tracer(clock.now)
-    bus = make_bus(config.transport_url, clock, tracer, config.rpc_response_timeout)
+    bus = make_bus(
+        config.transport_url,
+        clock,
+        tracer,
+        config.rpc_response_timeout,
+        prefix=config.control_exchange,
+    )
     store = Store(config.database_url, now=clock.now, tracer=tracer)
     if config.database_url.startswith("sqlite"):
         store.create_schema()
