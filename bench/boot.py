@@ -63,6 +63,7 @@ def session_for(cloud: Cloud) -> tuple[requests.Session, str]:
     response = http.post(f"{IN_PROCESS_URL}/identity/v3/auth/tokens", json=auth)
     response.raise_for_status()
     http.headers["X-Auth-Token"] = response.headers["X-Subject-Token"]
+    http.headers["OpenStack-API-Version"] = "compute 2.37"  # "networks": "none" needs 2.37
     return http, f"{IN_PROCESS_URL}/compute/v2.1"
 
 

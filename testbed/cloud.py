@@ -192,6 +192,7 @@ class Cloud:
             service.stop()
         self.compute.clear()
         self.services.clear()
+        self.runtime.bus.close()
         self.runtime.clock.close()
         self.runtime.store.close()
         self._started = False

@@ -100,6 +100,7 @@ class Builder:
             expect_task_state=(task_states.SCHEDULING,),
             values=values,
             events=(Event(EVENT),),
+            with_bdms=True,
         )
         if inst is None:
             self._drop_orphan_claim(uuid)
@@ -145,7 +146,10 @@ class Builder:
             )
         except Exception as exc:
             raise _Aborted("Failed to allocate the network(s), not rescheduling.") from exc
-        self._step(
+        bdms: list[dict[str, Any]] = inst.pop("block_device_mappings", [])
+        with_volumes = any(b["destination_type"] == "volume" for b in bdms)
+        spawning = {"task_state": task_states.SPAWNING, "root_device_name": "/dev/vda"}
+        inst = self._step(
             ctx,
             uuid,
             task_states.NETWORKING,
@@ -153,19 +157,16 @@ class Builder:
                 "network_info": progress.network_info,
                 "task_state": task_states.BLOCK_DEVICE_MAPPING,
             },
+            then=() if with_volumes else (spawning,),
         )
-        try:
-            bdms = self._prepare_block_devices(ctx, inst, progress)
-        except _Gone:
-            raise
-        except Exception as exc:
-            raise _Aborted("Failure prepping block device.") from exc
-        inst = self._step(
-            ctx,
-            uuid,
-            task_states.BLOCK_DEVICE_MAPPING,
-            {"task_state": task_states.SPAWNING, "root_device_name": "/dev/vda"},
-        )
+        if with_volumes:
+            try:
+                bdms = self._prepare_block_devices(ctx, inst, bdms, progress)
+            except _Gone:
+                raise
+            except Exception as exc:
+                raise _Aborted("Failure prepping block device.") from exc
+            inst = self._step(ctx, uuid, task_states.BLOCK_DEVICE_MAPPING, spawning)
         progress.spawn_started = True
         try:
             manager.driver.spawn(inst, image, progress.network_info, block_device_info(inst, bdms))
@@ -189,9 +190,16 @@ class Builder:
             raise _Gone()
 
     def _step(
-        self, ctx: RequestContext, uuid: str, expect: str, values: dict[str, Any]
+        self,
+        ctx: RequestContext,
+        uuid: str,
+        expect: str,
+        values: dict[str, Any],
+        then: tuple[dict[str, Any], ...] = (),
     ) -> dict[str, Any]:
-        inst = self.records.transition(ctx, uuid, expect_task_state=(expect,), values=values)
+        inst = self.records.transition(
+            ctx, uuid, expect_task_state=(expect,), values=values, then=then
+        )
         if inst is None:
             raise _Gone()
         return inst
@@ -208,11 +216,14 @@ class Builder:
             raise _Aborted(fault_message(exc)) from exc
 
     def _prepare_block_devices(
-        self, ctx: RequestContext, inst: dict[str, Any], progress: _Progress
+        self,
+        ctx: RequestContext,
+        inst: dict[str, Any],
+        bdms: list[dict[str, Any]],
+        progress: _Progress,
     ) -> list[dict[str, Any]]:
         """Create volumes the BDMs ask for, attach every volume; returns the BDMs."""
         manager, uuid = self.manager, inst["uuid"]
-        bdms = self.records.block_device_mappings(uuid)
         connector = {"host": manager.host, "platform": "x86_64", "os_type": "linux"}
         used = {b["device_name"] for b in bdms if b["device_name"]}
         for bdm in bdms:

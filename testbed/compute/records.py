@@ -114,18 +114,24 @@ class InstanceRecords:
         task_id: str | None = None,
         expect_task_state: tuple[str | None, ...] | None = None,
         values: dict[str, Any] | None = None,
+        then: tuple[dict[str, Any], ...] = (),
         events: tuple[Event, ...] = (),
         faults: tuple[Fault, ...] = (),
         release_allocations: bool = False,
         purge: bool = False,
         allow_deleted: bool = False,
+        with_bdms: bool = False,
     ) -> dict[str, Any] | None:
         """One guarded step; the instance after it, or None if the guard refused.
 
         ``task_id``: the task the caller continues (checked when not None).
         ``expect_task_state``: the task states the step may start from.
+        ``then``: further changes, each applied after the previous ones are flushed (so
+        the trace shows every intermediate state) in the same transaction.
         ``purge``: also drop the instance's block device mappings and server group
         membership (the last step of a delete).
+        ``with_bdms``: add the instance's block device mappings (``block_device_mappings``)
+        to the returned instance.
         """
         runtime = self.runtime
         now = runtime.clock.now()
@@ -139,6 +145,10 @@ class InstanceRecords:
             else:
                 for name, value in (values or {}).items():
                     setattr(inst, name, value)
+                for more in then:
+                    session.flush()
+                    for name, value in more.items():
+                        setattr(inst, name, value)
                 for fault in faults:
                     actions.add_fault(
                         session,
@@ -161,6 +171,8 @@ class InstanceRecords:
                         ).scalars():
                             session.delete(row)
                 payload = instance_payload(inst)
+                if with_bdms:
+                    payload["block_device_mappings"] = _bdms(session, uuid)
         if refusal is not None:
             self._refused(ctx, uuid, refusal)
         return payload
@@ -180,20 +192,7 @@ class InstanceRecords:
     def block_device_mappings(self, uuid: str) -> list[dict[str, Any]]:
         """The instance's BDMs as dicts, boot disk first."""
         with self.runtime.store.session() as session:
-            rows = (
-                session.execute(
-                    select(BlockDeviceMapping)
-                    .where(BlockDeviceMapping.instance_uuid == uuid)
-                    .order_by(BlockDeviceMapping.id)
-                )
-                .scalars()
-                .all()
-            )
-            bdms = [
-                {p.key: getattr(row, p.key) for p in BlockDeviceMapping.__mapper__.column_attrs}
-                for row in rows
-            ]
-        return sorted(bdms, key=lambda b: (b["boot_index"] is None or b["boot_index"] < 0,))
+            return _bdms(session, uuid)
 
     def update_bdm(self, bdm_id: int, **values: Any) -> None:
         """Save what the attachment flow learned (volume_id, attachment_id, ...)."""
@@ -248,6 +247,23 @@ class InstanceRecords:
             instance_uuid=uuid,
             detail={"reason": reason},
         )
+
+
+def _bdms(session: Any, uuid: str) -> list[dict[str, Any]]:
+    rows = (
+        session.execute(
+            select(BlockDeviceMapping)
+            .where(BlockDeviceMapping.instance_uuid == uuid)
+            .order_by(BlockDeviceMapping.id)
+        )
+        .scalars()
+        .all()
+    )
+    bdms = [
+        {p.key: getattr(row, p.key) for p in BlockDeviceMapping.__mapper__.column_attrs}
+        for row in rows
+    ]
+    return sorted(bdms, key=lambda b: (b["boot_index"] is None or b["boot_index"] < 0,))
 
 
 def block_device_info(inst: dict[str, Any], bdms: list[dict[str, Any]]) -> dict[str, Any]:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from testbed.clock import ClockError
 from testbed.control.faults import FaultBoard
 from testbed.exceptions import BadRequest, Forbidden, NotFound
 from testbed.service import Runtime
@@ -53,7 +54,11 @@ def build_app(runtime: Runtime, cloud: Cloud) -> JsonApp:
     from testbed.identity.auth import authenticate
 
     app = JsonApp(
-        runtime, lifeline="control", render_fault=_control_fault, authenticate=authenticate
+        runtime,
+        lifeline="control",
+        render_fault=_control_fault,
+        authenticate=authenticate,
+        errors={ClockError: 409},
     )
     board = FaultBoard(cloud)
 

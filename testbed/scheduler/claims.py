@@ -15,9 +15,9 @@ conductor when it moves a build to an alternate, the compute host when it frees 
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import Table, bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from testbed.compute.models import Allocation, ComputeNode
@@ -50,15 +50,16 @@ def resources_from_spec(request_spec: dict[str, Any]) -> Resources:
     return Resources(vcpus=vcpus, memory_mb=memory_mb, disk_gb=root_gb + ephemeral_gb + swap_gb)
 
 
-_NODE = ComputeNode.__table__.c
-_ALLOC = Allocation.__table__.c
+_NODES = cast(Table, ComputeNode.__table__)
+_NODE = _NODES.c
+_ALLOC = cast(Table, Allocation.__table__).c
 
 # Built once: SQLAlchemy then reuses the compiled statement for every claim.
 _EXISTING = select(_ALLOC.id).where(
     _ALLOC.consumer_uuid == bindparam("consumer"), _ALLOC.node_uuid == bindparam("node")
 )
 _CLAIM = (
-    update(ComputeNode.__table__)
+    update(_NODES)
     .where(
         _NODE.uuid == bindparam("node"),
         _NODE.vcpus >= bindparam("want_vcpus"),
@@ -77,7 +78,7 @@ _CLAIM = (
     )
 )
 _UNCLAIM = (
-    update(ComputeNode.__table__)
+    update(_NODES)
     .where(_NODE.uuid == bindparam("node"))
     .values(
         vcpus_used=_NODE.vcpus_used - bindparam("want_vcpus"),

@@ -131,8 +131,10 @@ class JsonApp:
         lifeline: str,
         render_fault: FaultRenderer = nova_fault,
         authenticate: Authenticator | None = None,
+        errors: dict[type[Exception], int] | None = None,
     ) -> None:
         self.runtime = runtime
+        self._errors = tuple((errors or {}).items())
         self.lifeline = lifeline
         self.render_fault = render_fault
         self._authenticate = authenticate
@@ -207,13 +209,17 @@ class JsonApp:
             response = self.error(404, f"The resource could not be found: {request.path}")
         except HTTPException as exc:
             response = self.error(exc.code or 400, exc.description or exc.name)
-        except Exception:
-            LOG.exception("unexpected error serving %s %s", request.method, request.path)
-            response = self.error(
-                500,
-                "Unexpected API Error. Please report this at "
-                "the nova-testbed issue tracker and attach the trace.",
-            )
+        except Exception as exc:
+            mapped = next((code for kind, code in self._errors if isinstance(exc, kind)), None)
+            if mapped is not None:
+                response = self.error(mapped, str(exc))
+            else:
+                LOG.exception("unexpected error serving %s %s", request.method, request.path)
+                response = self.error(
+                    500,
+                    "Unexpected API Error. Please report this at "
+                    "the nova-testbed issue tracker and attach the trace.",
+                )
         response.headers["X-OpenStack-Request-ID"] = ctx.request_id
         if api_req is not None:
             for key, value in api_req.response_headers.items():

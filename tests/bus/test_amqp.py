@@ -139,15 +139,20 @@ def test_servers_and_callers_reconnect_when_the_broker_drops_their_connections(
     assert "reconnecting" in caplog.text
 
 
-def test_build_runtime_picks_the_amqp_bus_and_the_wall_clock(amqp_url: str):
+def test_build_runtime_picks_the_amqp_bus_the_wall_clock_and_the_control_exchange(
+    amqp_url: str,
+):
     from testbed.bus.amqp import AmqpBus
 
-    runtime = build_runtime(Config(transport_url=amqp_url, rpc_response_timeout=3))
+    prefix = new_prefix()
+    runtime = build_runtime(Config(transport_url=amqp_url, control_exchange=prefix))
     try:
         assert isinstance(runtime.clock, RealClock)
         assert isinstance(runtime.bus, AmqpBus)
         assert runtime.clock.mode == "real"
+        runtime.bus.cast(CTX, "scheduler", "select_destinations")
+        assert queue_depth(amqp_url, f"{prefix}.scheduler") == 1
     finally:
-        runtime.bus.close()
+        runtime.bus.close(delete=True)
         runtime.clock.close()
         runtime.store.close()

@@ -108,9 +108,7 @@ class MiniCloud:
                     "id": NETWORK_ID,
                     "name": "public",
                     "shared": True,
-                    "subnets": [
-                        {"id": str(uuidlib.uuid4()), "name": "v4", "cidr": cidr}
-                    ],
+                    "subnets": [{"id": str(uuidlib.uuid4()), "name": "v4", "cidr": cidr}],
                 }
             ],
         )

@@ -400,9 +400,13 @@ class AmqpBus(Bus):
         """Stop every server and the reply listener, give back held units, disconnect.
 
         ``delete`` also deletes every queue and exchange this bus declared (tests and
-        throw-away clouds: messages still waiting in them are lost).
+        throw-away clouds: messages still waiting in them are lost).  Closing twice is
+        harmless.
         """
         with self._lock:
+            if getattr(self, "_closed", False):
+                return
+            self._closed = True
             servers = [s for group in self._servers.values() for s in group]
             self._servers.clear()
         listeners = [s.listener for s in servers if s.listener is not None]
