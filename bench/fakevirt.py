@@ -1,6 +1,6 @@
 """Benchmark fakevirt: lifecycle ops/s and migrations/s on one core. Prints figures only.
 
-    python bench/fakevirt.py [--seconds 2]
+python bench/fakevirt.py [--seconds 2]
 """
 
 from __future__ import annotations
@@ -14,12 +14,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import fakevirt
 
-XML = ("<domain type='qemu'><name>{name}</name><memory unit='MiB'>256</memory><vcpu>1</vcpu>"
-       "<os><type>hvm</type><kernel>/boot/vmlinuz</kernel></os><devices>"
-       "<disk type='file' device='disk'><source file='/shared/{name}.qcow2'/>"
-       "<target dev='vda' bus='virtio'/></disk>"
-       "<interface type='bridge'><mac address='52:54:00:00:00:01'/><source bridge='br0'/>"
-       "</interface></devices></domain>")
+XML = (
+    "<domain type='qemu'><name>{name}</name><memory unit='MiB'>256</memory><vcpu>1</vcpu>"
+    "<os><type>hvm</type><kernel>/boot/vmlinuz</kernel></os><devices>"
+    "<disk type='file' device='disk'><source file='/shared/{name}.qcow2'/>"
+    "<target dev='vda' bus='virtio'/></disk>"
+    "<interface type='bridge'><mac address='52:54:00:00:00:01'/><source bridge='br0'/>"
+    "</interface></devices></domain>"
+)
 
 
 def lifecycle(seconds: float) -> tuple[int, float]:
@@ -69,11 +71,15 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=2.0)
     args = parser.parse_args()
     cycles, elapsed = lifecycle(args.seconds)
-    print(f"lifecycle: {cycles / elapsed:,.0f} cycles/s (define+create+destroy+undefine), "
-          f"{4 * cycles / elapsed:,.0f} calls/s")
+    print(
+        f"lifecycle: {cycles / elapsed:,.0f} cycles/s (define+create+destroy+undefine), "
+        f"{4 * cycles / elapsed:,.0f} calls/s"
+    )
     count, elapsed = migrations(args.seconds)
-    print(f"migration: {count / elapsed:,.0f} live migrations/s "
-          f"(256 MiB guest, shared storage, instant clock)")
+    print(
+        f"migration: {count / elapsed:,.0f} live migrations/s "
+        f"(256 MiB guest, shared storage, instant clock)"
+    )
 
 
 if __name__ == "__main__":

@@ -61,14 +61,12 @@ def set_clock(clock: Clock) -> None:
 
 def open(name: str | None = None) -> virConnect:
     """Open a connection (``fake://<host>/system``, ``qemu+tcp://<host>/system``, ...)."""
-    return open_connection(world(), name or os.environ.get("LIBVIRT_DEFAULT_URI", TEST_URI),
-                           False)
+    return open_connection(world(), name or os.environ.get("LIBVIRT_DEFAULT_URI", TEST_URI), False)
 
 
 def openReadOnly(name: str | None = None) -> virConnect:
     """Open a read-only connection."""
-    return open_connection(world(), name or os.environ.get("LIBVIRT_DEFAULT_URI", TEST_URI),
-                           True)
+    return open_connection(world(), name or os.environ.get("LIBVIRT_DEFAULT_URI", TEST_URI), True)
 
 
 def openAuth(uri: str, auth: list[Any], flags: int | None = 0) -> virConnect:
@@ -115,10 +113,33 @@ def virEventAddTimeout(timeout: int, cb: Callable[..., Any], opaque: Any) -> int
 
 
 __all__ = [
-    "DEFAULT_TEST_URI", "Fault", "FaultHandle", "Host", "SharedStorage", "World", "getVersion",
-    "libvirtError", "open", "openAuth", "openReadOnly", "registerErrorHandler", "reset",
-    "run_pending_events", "set_clock", "storage", "supported_kinds", "virConnect", "virDomain",
-    "virEventRegisterDefaultImpl", "virEventRunDefaultImpl", "virGetLastError",
-    "virGetLastErrorCode", "virGetLastErrorDomain", "virGetLastErrorMessage", "virInitialize",
-    "virResetLastError", "world", *_constant_names,
+    "DEFAULT_TEST_URI",
+    "Fault",
+    "FaultHandle",
+    "Host",
+    "SharedStorage",
+    "World",
+    "getVersion",
+    "libvirtError",
+    "open",
+    "openAuth",
+    "openReadOnly",
+    "registerErrorHandler",
+    "reset",
+    "run_pending_events",
+    "set_clock",
+    "storage",
+    "supported_kinds",
+    "virConnect",
+    "virDomain",
+    "virEventRegisterDefaultImpl",
+    "virEventRunDefaultImpl",
+    "virGetLastError",
+    "virGetLastErrorCode",
+    "virGetLastErrorDomain",
+    "virGetLastErrorMessage",
+    "virInitialize",
+    "virResetLastError",
+    "world",
+    *_constant_names,
 ]

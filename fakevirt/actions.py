@@ -19,13 +19,23 @@ def check_disks(world: World, host: Host, rec: DomainRecord) -> None:
         return
     for disk in rec.spec.disks:
         if disk.source and disk.type in ("file", "block") and not host.file_exists(disk.source):
-            fail(C.VIR_ERR_SYSTEM_ERROR, C.VIR_FROM_STORAGE,
-                 f"Cannot access storage file '{disk.source}' (as uid:0, gid:0): "
-                 "No such file or directory", "virDomainCreate() failed")
+            fail(
+                C.VIR_ERR_SYSTEM_ERROR,
+                C.VIR_FROM_STORAGE,
+                f"Cannot access storage file '{disk.source}' (as uid:0, gid:0): "
+                "No such file or directory",
+                "virDomainCreate() failed",
+            )
 
 
-def start(world: World, host: Host, rec: DomainRecord, paused: bool,
-          out: list[Delivery], detail: int = C.VIR_DOMAIN_EVENT_STARTED_BOOTED) -> None:
+def start(
+    world: World,
+    host: Host,
+    rec: DomainRecord,
+    paused: bool,
+    out: list[Delivery],
+    detail: int = C.VIR_DOMAIN_EVENT_STARTED_BOOTED,
+) -> None:
     """Start rec (boot or restore from managed save), optionally leaving it paused."""
     check_disks(world, host, rec)
     restored = rec.managed_save
@@ -36,31 +46,39 @@ def start(world: World, host: Host, rec: DomainRecord, paused: bool,
     host.next_id += 1
     rec.started_at = world.clock.now()
     rec.state = C.VIR_DOMAIN_RUNNING
-    rec.reason = {C.VIR_DOMAIN_EVENT_STARTED_RESTORED: C.VIR_DOMAIN_RUNNING_RESTORED,
-                  C.VIR_DOMAIN_EVENT_STARTED_MIGRATED: C.VIR_DOMAIN_RUNNING_MIGRATED,
-                  }.get(detail, C.VIR_DOMAIN_RUNNING_BOOTED)
+    rec.reason = {
+        C.VIR_DOMAIN_EVENT_STARTED_RESTORED: C.VIR_DOMAIN_RUNNING_RESTORED,
+        C.VIR_DOMAIN_EVENT_STARTED_MIGRATED: C.VIR_DOMAIN_RUNNING_MIGRATED,
+    }.get(detail, C.VIR_DOMAIN_RUNNING_BOOTED)
     world.lifecycle(host, rec, C.VIR_DOMAIN_EVENT_STARTED, detail, out)
     if paused:
-        pause(world, host, rec, C.VIR_DOMAIN_PAUSED_USER, C.VIR_DOMAIN_EVENT_SUSPENDED_PAUSED,
-              out)
+        pause(world, host, rec, C.VIR_DOMAIN_PAUSED_USER, C.VIR_DOMAIN_EVENT_SUSPENDED_PAUSED, out)
 
 
-def pause(world: World, host: Host, rec: DomainRecord, reason: int, detail: int,
-          out: list[Delivery]) -> None:
+def pause(
+    world: World, host: Host, rec: DomainRecord, reason: int, detail: int, out: list[Delivery]
+) -> None:
     """Pause the vCPUs of rec."""
     rec.state, rec.reason = C.VIR_DOMAIN_PAUSED, reason
     world.lifecycle(host, rec, C.VIR_DOMAIN_EVENT_SUSPENDED, detail, out)
 
 
-def unpause(world: World, host: Host, rec: DomainRecord, reason: int, detail: int,
-            out: list[Delivery]) -> None:
+def unpause(
+    world: World, host: Host, rec: DomainRecord, reason: int, detail: int, out: list[Delivery]
+) -> None:
     """Resume the vCPUs of rec."""
     rec.state, rec.reason = C.VIR_DOMAIN_RUNNING, reason
     world.lifecycle(host, rec, C.VIR_DOMAIN_EVENT_RESUMED, detail, out)
 
 
-def stop(world: World, host: Host, rec: DomainRecord, reason: int, detail: int | None,
-         out: list[Delivery]) -> None:
+def stop(
+    world: World,
+    host: Host,
+    rec: DomainRecord,
+    reason: int,
+    detail: int | None,
+    out: list[Delivery],
+) -> None:
     """Stop rec's process; a transient domain disappears, a persistent one shows shut off."""
     rec.cpu_ns += int((world.clock.now() - rec.started_at) * 1e9)
     rec.id = -1
@@ -78,24 +96,24 @@ def stop(world: World, host: Host, rec: DomainRecord, reason: int, detail: int |
 def guest_shutdown(world: World, host: Host, rec: DomainRecord, out: list[Delivery]) -> None:
     """The guest powers off (after an ACPI request or on its own)."""
     if host.flavour == "qemu":
-        world.lifecycle(host, rec, C.VIR_DOMAIN_EVENT_SHUTDOWN,
-                        C.VIR_DOMAIN_EVENT_SHUTDOWN_GUEST, out)
-    stop(world, host, rec, C.VIR_DOMAIN_SHUTOFF_SHUTDOWN, C.VIR_DOMAIN_EVENT_STOPPED_SHUTDOWN,
-         out)
+        world.lifecycle(
+            host, rec, C.VIR_DOMAIN_EVENT_SHUTDOWN, C.VIR_DOMAIN_EVENT_SHUTDOWN_GUEST, out
+        )
+    stop(world, host, rec, C.VIR_DOMAIN_SHUTOFF_SHUTDOWN, C.VIR_DOMAIN_EVENT_STOPPED_SHUTDOWN, out)
 
 
 def guest_crash(world: World, host: Host, rec: DomainRecord, out: list[Delivery]) -> None:
     """The guest panics; its on_crash action decides what follows."""
-    world.lifecycle(host, rec, C.VIR_DOMAIN_EVENT_CRASHED, C.VIR_DOMAIN_EVENT_CRASHED_PANICKED,
-                    out)
+    world.lifecycle(host, rec, C.VIR_DOMAIN_EVENT_CRASHED, C.VIR_DOMAIN_EVENT_CRASHED_PANICKED, out)
     action = rec.spec.on_crash
     if action in ("preserve", "coredump-preserve"):
         rec.state, rec.reason = C.VIR_DOMAIN_CRASHED, C.VIR_DOMAIN_CRASHED_PANICKED
     elif action in ("restart", "rename-restart", "coredump-restart"):
         world.reboot_event(host, rec, out)
     else:
-        stop(world, host, rec, C.VIR_DOMAIN_SHUTOFF_CRASHED, C.VIR_DOMAIN_EVENT_STOPPED_CRASHED,
-             out)
+        stop(
+            world, host, rec, C.VIR_DOMAIN_SHUTOFF_CRASHED, C.VIR_DOMAIN_EVENT_STOPPED_CRASHED, out
+        )
 
 
 def crash_host(world: World, host: Host, out: list[Delivery]) -> None:
@@ -138,12 +156,30 @@ def apply_one_shot(world: World, fault: Fault) -> None:
             elif fault.kind == "guest_crash":
                 guest_crash(world, host, rec, out)
             elif fault.state == "paused" and rec.state == C.VIR_DOMAIN_RUNNING:
-                pause(world, host, rec, C.VIR_DOMAIN_PAUSED_USER,
-                      C.VIR_DOMAIN_EVENT_SUSPENDED_PAUSED, out)
+                pause(
+                    world,
+                    host,
+                    rec,
+                    C.VIR_DOMAIN_PAUSED_USER,
+                    C.VIR_DOMAIN_EVENT_SUSPENDED_PAUSED,
+                    out,
+                )
             elif fault.state == "running" and rec.state == C.VIR_DOMAIN_PAUSED:
-                unpause(world, host, rec, C.VIR_DOMAIN_RUNNING_UNPAUSED,
-                        C.VIR_DOMAIN_EVENT_RESUMED_UNPAUSED, out)
+                unpause(
+                    world,
+                    host,
+                    rec,
+                    C.VIR_DOMAIN_RUNNING_UNPAUSED,
+                    C.VIR_DOMAIN_EVENT_RESUMED_UNPAUSED,
+                    out,
+                )
             elif fault.state == "destroyed":
-                stop(world, host, rec, C.VIR_DOMAIN_SHUTOFF_DESTROYED,
-                     C.VIR_DOMAIN_EVENT_STOPPED_DESTROYED, out)
+                stop(
+                    world,
+                    host,
+                    rec,
+                    C.VIR_DOMAIN_SHUTOFF_DESTROYED,
+                    C.VIR_DOMAIN_EVENT_STOPPED_DESTROYED,
+                    out,
+                )
     world.deliver(out)

@@ -10,7 +10,9 @@ def _test_caps(h: Host) -> str:
     for cell, (mem, page) in enumerate(((2097152, 4), (4194304, 8))):
         cpus = "\n".join(
             f"            <cpu id='{cell * 8 + i}' socket_id='{cell}' die_id='0' "
-            f"core_id='{i}' siblings='{cell * 8 + i}'/>" for i in range(8))
+            f"core_id='{i}' siblings='{cell * 8 + i}'/>"
+            for i in range(8)
+        )
         cells.append(f"""        <cell id='{cell}'>
           <memory unit='KiB'>{mem}</memory>
           <pages unit='KiB' size='{page}'>524288</pages>
@@ -20,7 +22,8 @@ def _test_caps(h: Host) -> str:
 {cpus}
           </cpus>
         </cell>""")
-    guests = "".join(f"""  <guest>
+    guests = "".join(
+        f"""  <guest>
     <os_type>{os}</os_type>
     <arch name='i686'>
       <wordsize>32</wordsize>
@@ -33,7 +36,9 @@ def _test_caps(h: Host) -> str:
     </features>
   </guest>
 
-""" for os in ("hvm", "xen"))
+"""
+        for os in ("hvm", "xen")
+    )
     cell_text = "\n".join(cells)
     return f"""<capabilities>
 
@@ -70,8 +75,10 @@ def capabilities_xml(h: Host) -> str:
     """Capabilities as libvirt prints them: host UUID, CPU, NUMA topology, guests."""
     if h.flavour == "test":
         return _test_caps(h)
-    cpus = "\n".join(f"            <cpu id='{i}' socket_id='0' die_id='0' core_id='{i}' "
-                     f"siblings='{i}'/>" for i in range(h.vcpus))
+    cpus = "\n".join(
+        f"            <cpu id='{i}' socket_id='0' die_id='0' core_id='{i}' siblings='{i}'/>"
+        for i in range(h.vcpus)
+    )
     return f"""<capabilities>
 
   <host>

@@ -17,16 +17,24 @@ from fakevirt.world import World, uri_hostname
 if TYPE_CHECKING:
     from fakevirt.domain import virDomain
 
-_LIST_FLAGS = (C.VIR_CONNECT_LIST_DOMAINS_ACTIVE | C.VIR_CONNECT_LIST_DOMAINS_INACTIVE
-               | C.VIR_CONNECT_LIST_DOMAINS_PERSISTENT | C.VIR_CONNECT_LIST_DOMAINS_TRANSIENT
-               | C.VIR_CONNECT_LIST_DOMAINS_RUNNING | C.VIR_CONNECT_LIST_DOMAINS_PAUSED
-               | C.VIR_CONNECT_LIST_DOMAINS_SHUTOFF | C.VIR_CONNECT_LIST_DOMAINS_OTHER
-               | C.VIR_CONNECT_LIST_DOMAINS_MANAGEDSAVE
-               | C.VIR_CONNECT_LIST_DOMAINS_NO_MANAGEDSAVE
-               | C.VIR_CONNECT_LIST_DOMAINS_AUTOSTART | C.VIR_CONNECT_LIST_DOMAINS_NO_AUTOSTART
-               | C.VIR_CONNECT_LIST_DOMAINS_HAS_SNAPSHOT | C.VIR_CONNECT_LIST_DOMAINS_NO_SNAPSHOT
-               | C.VIR_CONNECT_LIST_DOMAINS_HAS_CHECKPOINT
-               | C.VIR_CONNECT_LIST_DOMAINS_NO_CHECKPOINT)
+_LIST_FLAGS = (
+    C.VIR_CONNECT_LIST_DOMAINS_ACTIVE
+    | C.VIR_CONNECT_LIST_DOMAINS_INACTIVE
+    | C.VIR_CONNECT_LIST_DOMAINS_PERSISTENT
+    | C.VIR_CONNECT_LIST_DOMAINS_TRANSIENT
+    | C.VIR_CONNECT_LIST_DOMAINS_RUNNING
+    | C.VIR_CONNECT_LIST_DOMAINS_PAUSED
+    | C.VIR_CONNECT_LIST_DOMAINS_SHUTOFF
+    | C.VIR_CONNECT_LIST_DOMAINS_OTHER
+    | C.VIR_CONNECT_LIST_DOMAINS_MANAGEDSAVE
+    | C.VIR_CONNECT_LIST_DOMAINS_NO_MANAGEDSAVE
+    | C.VIR_CONNECT_LIST_DOMAINS_AUTOSTART
+    | C.VIR_CONNECT_LIST_DOMAINS_NO_AUTOSTART
+    | C.VIR_CONNECT_LIST_DOMAINS_HAS_SNAPSHOT
+    | C.VIR_CONNECT_LIST_DOMAINS_NO_SNAPSHOT
+    | C.VIR_CONNECT_LIST_DOMAINS_HAS_CHECKPOINT
+    | C.VIR_CONNECT_LIST_DOMAINS_NO_CHECKPOINT
+)
 
 
 def connect_error(world: World, uri: str) -> None:
@@ -35,10 +43,17 @@ def connect_error(world: World, uri: str) -> None:
     if name is None:
         fail(C.VIR_ERR_NO_CONNECT, C.VIR_FROM_NONE, uri, "virConnectOpen() failed")
     host = world.hosts.get(name)
-    why = "No route to host" if host is not None and host.status == "crashed" else \
-        "Connection refused"
-    fail(C.VIR_ERR_SYSTEM_ERROR, C.VIR_FROM_RPC,
-         f"unable to connect to server at '{name}:{PORT}': {why}", "virConnectOpen() failed")
+    why = (
+        "No route to host"
+        if host is not None and host.status == "crashed"
+        else "Connection refused"
+    )
+    fail(
+        C.VIR_ERR_SYSTEM_ERROR,
+        C.VIR_FROM_RPC,
+        f"unable to connect to server at '{name}:{PORT}': {why}",
+        "virConnectOpen() failed",
+    )
 
 
 def open_connection(world: World, uri: str, readonly: bool) -> virConnect:
@@ -58,8 +73,10 @@ def open_connection(world: World, uri: str, readonly: bool) -> virConnect:
 
 def _wait_while_hung(world: World, host: Host, conn: virConnect | None, cname: str) -> None:
     """Block like a call to an unresponsive libvirtd (see the host_hang fault)."""
-    fault = next((f for f in world.active_faults()
-                  if f.kind == "host_hang" and f.host == host.hostname), None)
+    fault = next(
+        (f for f in world.active_faults() if f.kind == "host_hang" and f.host == host.hostname),
+        None,
+    )
     keepalive = conn.keepalive if conn is not None else None
     limit = None
     if keepalive is not None and keepalive[0] > 0 and keepalive[1] > 0:
@@ -84,10 +101,18 @@ def _wait_while_hung(world: World, host: Host, conn: virConnect | None, cname: s
                 host.conns.remove(conn)
             world.close_event(conn, C.VIR_CONNECT_CLOSE_REASON_KEEPALIVE, out)
         world.deliver(out)
-        fail(C.VIR_ERR_INTERNAL_ERROR, C.VIR_FROM_RPC,
-             "connection closed due to keepalive timeout", f"{cname}() failed")
-    fail(C.VIR_ERR_SYSTEM_ERROR, C.VIR_FROM_RPC, "Cannot recv data: Connection timed out",
-         f"{cname}() failed")
+        fail(
+            C.VIR_ERR_INTERNAL_ERROR,
+            C.VIR_FROM_RPC,
+            "connection closed due to keepalive timeout",
+            f"{cname}() failed",
+        )
+    fail(
+        C.VIR_ERR_SYSTEM_ERROR,
+        C.VIR_FROM_RPC,
+        "Cannot recv data: Connection timed out",
+        f"{cname}() failed",
+    )
 
 
 class virConnect:
@@ -107,8 +132,7 @@ class virConnect:
         self._lock = threading.Lock()
 
     # ---- plumbing used by the rest of fakevirt ------------------------------------------
-    def enter(self, cname: str, op: str, domain: str | None = None,
-              write: bool = False) -> Host:
+    def enter(self, cname: str, op: str, domain: str | None = None, write: bool = False) -> Host:
         """Check the connection can serve a call and apply hang/slow faults to it."""
         if self._closed:
             fail(C.VIR_ERR_INVALID_CONN, C.VIR_FROM_DOMAIN, cname, f"{cname}() failed")
@@ -120,8 +144,12 @@ class virConnect:
             if self._dead:
                 fail_raw(actions.closed_error(), f"{cname}() failed")
         if write and self._readonly:
-            fail(C.VIR_ERR_OPERATION_DENIED, C.VIR_FROM_NONE,
-                 f"read only access prevents {cname}", f"{cname}() failed")
+            fail(
+                C.VIR_ERR_OPERATION_DENIED,
+                C.VIR_FROM_NONE,
+                f"read only access prevents {cname}",
+                f"{cname}() failed",
+            )
         world = self._world
         if world._faults:
             slow = world.take_fault("slow_operation", host.hostname, domain, op)
@@ -144,6 +172,7 @@ class virConnect:
     def domain_handle(self, name: str, uuid: str, dom_id: int) -> virDomain:
         """A virDomain handle of this connection."""
         from fakevirt.domain import virDomain
+
         return virDomain(self, name, uuid, dom_id)
 
     @property
@@ -195,13 +224,15 @@ class virConnect:
         self.keepalive = (int(interval), int(count)) if interval > 0 else None
         return 0
 
-    def registerCloseCallback(self, cb: Callable[[virConnect, int, Any], None],
-                              opaque: Any) -> int:
+    def registerCloseCallback(self, cb: Callable[[virConnect, int, Any], None], opaque: Any) -> int:
         """Register cb(conn, reason, opaque), called when the connection closes under us."""
         self.enter("virConnectRegisterCloseCallback", "registerCloseCallback")
         if self._close_cb is not None:
-            fail(C.VIR_ERR_OPERATION_INVALID, C.VIR_FROM_NONE,
-                 "A close callback is already registered")
+            fail(
+                C.VIR_ERR_OPERATION_INVALID,
+                C.VIR_FROM_NONE,
+                "A close callback is already registered",
+            )
         self._close_cb = (cb, opaque)
         return 0
 
@@ -209,8 +240,7 @@ class virConnect:
         """Remove the close callback."""
         self.enter("virConnectUnregisterCloseCallback", "unregisterCloseCallback")
         if self._close_cb is None:
-            fail(C.VIR_ERR_OPERATION_INVALID, C.VIR_FROM_NONE,
-                 "A different callback was requested")
+            fail(C.VIR_ERR_OPERATION_INVALID, C.VIR_FROM_NONE, "A different callback was requested")
         self._close_cb = None
 
     def getURI(self) -> str:
@@ -223,14 +253,12 @@ class virConnect:
         return self.enter("virConnectGetHostname", "getHostname").hostname
 
     def getType(self) -> str:
-        """"QEMU" (fake:// hosts) or "TEST" (the test:///default host)."""
-        return "TEST" if self.enter("virConnectGetType", "getType").flavour == "test" \
-            else "QEMU"
+        """ "QEMU" (fake:// hosts) or "TEST" (the test:///default host)."""
+        return "TEST" if self.enter("virConnectGetType", "getType").flavour == "test" else "QEMU"
 
     def getVersion(self) -> int:
         """The hypervisor version: QEMU 7.2.0 (Debian 12) or 2 for the test driver."""
-        return 2 if self.enter("virConnectGetVersion", "getVersion").flavour == "test" \
-            else 7002000
+        return 2 if self.enter("virConnectGetVersion", "getVersion").flavour == "test" else 7002000
 
     def getLibVersion(self) -> int:
         """libvirt's version, 9.0.0."""
@@ -270,11 +298,13 @@ class virConnect:
     def defineXMLFlags(self, xml: str, flags: int = 0) -> virDomain:
         """Define (or update) a persistent domain."""
         from fakevirt.domain import define
+
         return define(self, xml)
 
     def createXML(self, xmlDesc: str, flags: int = 0) -> virDomain:
         """Create and start a transient domain (VIR_DOMAIN_START_PAUSED leaves it paused)."""
         from fakevirt.domain import create_transient
+
         return create_transient(self, xmlDesc, flags)
 
     def lookupByName(self, name: str) -> virDomain:
@@ -292,9 +322,20 @@ class virConnect:
         try:
             key = str(uuidlib.UUID(uuidstr))
         except (ValueError, TypeError, AttributeError):
-            fail_raw((C.VIR_ERR_INVALID_ARG, C.VIR_FROM_DOMAIN, "Invalid UUID", C.VIR_ERR_ERROR,
-                      "virDomainLookupByUUIDString", "uuidstr", None, 0, 0),
-                     "virDomainLookupByUUIDString() failed")
+            fail_raw(
+                (
+                    C.VIR_ERR_INVALID_ARG,
+                    C.VIR_FROM_DOMAIN,
+                    "Invalid UUID",
+                    C.VIR_ERR_ERROR,
+                    "virDomainLookupByUUIDString",
+                    "uuidstr",
+                    None,
+                    0,
+                    0,
+                ),
+                "virDomainLookupByUUIDString() failed",
+            )
         with self._world.lock:
             rec = h.domains.get(key)
             if rec is not None:
@@ -318,9 +359,12 @@ class virConnect:
         """Domains filtered by VIR_CONNECT_LIST_DOMAINS_* flags (groups are ANDed)."""
         h = self.enter("virConnectListAllDomains", "listAllDomains")
         if flags & ~_LIST_FLAGS:
-            fail(C.VIR_ERR_INVALID_ARG, C.VIR_FROM_DOMAIN,
-                 f"unsupported flags (0x{flags & ~_LIST_FLAGS:x}) in function "
-                 "virConnectListAllDomains")
+            fail(
+                C.VIR_ERR_INVALID_ARG,
+                C.VIR_FROM_DOMAIN,
+                f"unsupported flags (0x{flags & ~_LIST_FLAGS:x}) in function "
+                "virConnectListAllDomains",
+            )
         with self._world.lock:
             return [self._handle(r) for r in h.domains.values() if _keep(r, flags)]
 
@@ -345,8 +389,9 @@ class virConnect:
         return len(self.listDefinedDomains())
 
     # ---- events ----------------------------------------------------------------------
-    def domainEventRegisterAny(self, dom: virDomain | None, eventID: int,
-                               cb: Callable[..., Any], opaque: Any) -> int:
+    def domainEventRegisterAny(
+        self, dom: virDomain | None, eventID: int, cb: Callable[..., Any], opaque: Any
+    ) -> int:
         """Register cb for eventID (of dom, or all domains); returns the callback id.
 
         LIFECYCLE callbacks are called cb(conn, dom, event, detail, opaque), REBOOT ones
@@ -356,8 +401,9 @@ class virConnect:
         with self._lock:
             cb_id = self._next_cb
             self._next_cb += 1
-            self._regs[cb_id] = Registration(cb_id, None if dom is None else dom.UUIDString(),
-                                             eventID, cb, opaque)
+            self._regs[cb_id] = Registration(
+                cb_id, None if dom is None else dom.UUIDString(), eventID, cb, opaque
+            )
         return cb_id
 
     def domainEventDeregisterAny(self, callbackID: int) -> None:
@@ -365,35 +411,49 @@ class virConnect:
         self.enter("virConnectDomainEventDeregisterAny", "domainEventDeregisterAny")
         with self._lock:
             if self._regs.pop(callbackID, None) is None:
-                fail(C.VIR_ERR_INVALID_ARG, C.VIR_FROM_NONE,
-                     f"could not find event callback {callbackID} for deletion")
+                fail(
+                    C.VIR_ERR_INVALID_ARG,
+                    C.VIR_FROM_NONE,
+                    f"could not find event callback {callbackID} for deletion",
+                )
 
 
 def _keep(r: DomainRecord, flags: int) -> bool:
     def group(a: int, b: int, is_a: bool) -> bool:
         want = flags & (a | b)
         return not want or want == (a | b) or bool(want & (a if is_a else b))
-    if not group(C.VIR_CONNECT_LIST_DOMAINS_ACTIVE, C.VIR_CONNECT_LIST_DOMAINS_INACTIVE,
-                 r.active):
+
+    if not group(C.VIR_CONNECT_LIST_DOMAINS_ACTIVE, C.VIR_CONNECT_LIST_DOMAINS_INACTIVE, r.active):
         return False
-    if not group(C.VIR_CONNECT_LIST_DOMAINS_PERSISTENT, C.VIR_CONNECT_LIST_DOMAINS_TRANSIENT,
-                 r.persistent):
+    if not group(
+        C.VIR_CONNECT_LIST_DOMAINS_PERSISTENT, C.VIR_CONNECT_LIST_DOMAINS_TRANSIENT, r.persistent
+    ):
         return False
-    if not group(C.VIR_CONNECT_LIST_DOMAINS_MANAGEDSAVE,
-                 C.VIR_CONNECT_LIST_DOMAINS_NO_MANAGEDSAVE, r.managed_save):
+    if not group(
+        C.VIR_CONNECT_LIST_DOMAINS_MANAGEDSAVE,
+        C.VIR_CONNECT_LIST_DOMAINS_NO_MANAGEDSAVE,
+        r.managed_save,
+    ):
         return False
-    if not group(C.VIR_CONNECT_LIST_DOMAINS_AUTOSTART, C.VIR_CONNECT_LIST_DOMAINS_NO_AUTOSTART,
-                 False):
+    if not group(
+        C.VIR_CONNECT_LIST_DOMAINS_AUTOSTART, C.VIR_CONNECT_LIST_DOMAINS_NO_AUTOSTART, False
+    ):
         return False
-    if not group(C.VIR_CONNECT_LIST_DOMAINS_HAS_SNAPSHOT,
-                 C.VIR_CONNECT_LIST_DOMAINS_NO_SNAPSHOT, False):
+    if not group(
+        C.VIR_CONNECT_LIST_DOMAINS_HAS_SNAPSHOT, C.VIR_CONNECT_LIST_DOMAINS_NO_SNAPSHOT, False
+    ):
         return False
-    states = flags & (C.VIR_CONNECT_LIST_DOMAINS_RUNNING | C.VIR_CONNECT_LIST_DOMAINS_PAUSED
-                      | C.VIR_CONNECT_LIST_DOMAINS_SHUTOFF | C.VIR_CONNECT_LIST_DOMAINS_OTHER)
+    states = flags & (
+        C.VIR_CONNECT_LIST_DOMAINS_RUNNING
+        | C.VIR_CONNECT_LIST_DOMAINS_PAUSED
+        | C.VIR_CONNECT_LIST_DOMAINS_SHUTOFF
+        | C.VIR_CONNECT_LIST_DOMAINS_OTHER
+    )
     if states:
-        bit = {C.VIR_DOMAIN_RUNNING: C.VIR_CONNECT_LIST_DOMAINS_RUNNING,
-               C.VIR_DOMAIN_PAUSED: C.VIR_CONNECT_LIST_DOMAINS_PAUSED,
-               C.VIR_DOMAIN_SHUTOFF: C.VIR_CONNECT_LIST_DOMAINS_SHUTOFF,
-               }.get(r.state, C.VIR_CONNECT_LIST_DOMAINS_OTHER)
+        bit = {
+            C.VIR_DOMAIN_RUNNING: C.VIR_CONNECT_LIST_DOMAINS_RUNNING,
+            C.VIR_DOMAIN_PAUSED: C.VIR_CONNECT_LIST_DOMAINS_PAUSED,
+            C.VIR_DOMAIN_SHUTOFF: C.VIR_CONNECT_LIST_DOMAINS_SHUTOFF,
+        }.get(r.state, C.VIR_CONNECT_LIST_DOMAINS_OTHER)
         return bool(states & bit)
     return True

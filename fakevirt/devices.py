@@ -22,8 +22,11 @@ def _impact(rec: DomainRecord, flags: int) -> tuple[bool, bool]:
     if live and not rec.active:
         fail(C.VIR_ERR_OPERATION_INVALID, C.VIR_FROM_DOMAIN, "domain is not running")
     if config and not rec.persistent:
-        fail(C.VIR_ERR_OPERATION_INVALID, C.VIR_FROM_DOMAIN,
-             "transient domains do not have any persistent config")
+        fail(
+            C.VIR_ERR_OPERATION_INVALID,
+            C.VIR_FROM_DOMAIN,
+            "transient domains do not have any persistent config",
+        )
     return live, config
 
 
@@ -39,8 +42,11 @@ def _missing(dev: domxml.Device) -> None:
     if isinstance(dev, domxml.Disk):
         fail(C.VIR_ERR_DEVICE_MISSING, C.VIR_FROM_QEMU, f"disk {dev.target} not found")
     if isinstance(dev, domxml.Interface):
-        fail(C.VIR_ERR_DEVICE_MISSING, C.VIR_FROM_DOMAIN,
-             f"no device matching MAC address {dev.mac} found")
+        fail(
+            C.VIR_ERR_DEVICE_MISSING,
+            C.VIR_FROM_DOMAIN,
+            f"no device matching MAC address {dev.mac} found",
+        )
     fail(C.VIR_ERR_DEVICE_MISSING, C.VIR_FROM_DOMAIN, "matching device not found")
 
 
@@ -59,10 +65,16 @@ def attach(dom: virDomain, xml: str, flags: int) -> int:
         for spec in targets:
             if any(_same(d, dev) for d in spec.devices):
                 if isinstance(dev, domxml.Disk):
-                    fail(C.VIR_ERR_OPERATION_FAILED, C.VIR_FROM_DOMAIN,
-                         f"target {dev.target} already exists")
-                fail(C.VIR_ERR_OPERATION_FAILED, C.VIR_FROM_DOMAIN, "device is already in the "
-                     "domain configuration")
+                    fail(
+                        C.VIR_ERR_OPERATION_FAILED,
+                        C.VIR_FROM_DOMAIN,
+                        f"target {dev.target} already exists",
+                    )
+                fail(
+                    C.VIR_ERR_OPERATION_FAILED,
+                    C.VIR_FROM_DOMAIN,
+                    "device is already in the domain configuration",
+                )
         if live and isinstance(dev, domxml.Disk):
             _check_source(world, host, dev)
         _apply(rec, live, config, lambda devs: (*devs, dev))
@@ -71,10 +83,14 @@ def attach(dom: virDomain, xml: str, flags: int) -> int:
 
 def _check_source(world: object, host: Host, dev: domxml.Disk) -> None:
     from fakevirt.world import World
+
     assert isinstance(world, World)
-    probe = DomainRecord(spec=domxml.DomainSpec(type="qemu", name="-", uuid="-", memory_kib=0,
-                                                current_kib=0, vcpus=1, devices=(dev,)),
-                         config=None)
+    probe = DomainRecord(
+        spec=domxml.DomainSpec(
+            type="qemu", name="-", uuid="-", memory_kib=0, current_kib=0, vcpus=1, devices=(dev,)
+        ),
+        config=None,
+    )
     actions.check_disks(world, host, probe)
 
 
@@ -85,8 +101,9 @@ def _apply(rec: DomainRecord, live: bool, config: bool, change: object) -> None:
     if live:
         rec.spec = rec.spec.with_changes(devices=fn(rec.spec.devices))
     if config and rec.config is not None:
-        rec.config = rec.spec if (same and live) else rec.config.with_changes(
-            devices=fn(rec.config.devices))
+        rec.config = (
+            rec.spec if (same and live) else rec.config.with_changes(devices=fn(rec.config.devices))
+        )
     if not rec.active and rec.config is not None:
         rec.spec = rec.config
 
@@ -98,27 +115,33 @@ def detach(dom: virDomain, xml: str, flags: int) -> int:
     world = dom.connect().world
     with world.lock:
         live, config = _impact(rec, flags)
-        for spec in ([rec.spec] if live else []) + ([rec.config] if config and rec.config
-                                                     else []):
+        for spec in ([rec.spec] if live else []) + ([rec.config] if config and rec.config else []):
             if not any(_same(d, dev) for d in spec.devices):
                 _missing(dev)
         _apply(rec, live, config, lambda devs: tuple(d for d in devs if not _same(d, dev)))
     return 0
 
 
-def set_metadata(dom: virDomain, mtype: int, metadata: str | None, key: str | None,
-                 uri: str | None, flags: int) -> int:
+def set_metadata(
+    dom: virDomain, mtype: int, metadata: str | None, key: str | None, uri: str | None, flags: int
+) -> int:
     """setMetadata."""
     _, rec = dom._enter("virDomainSetMetadata", "setMetadata", write=True)
     entry = None
     if mtype == C.VIR_DOMAIN_METADATA_ELEMENT:
         if not uri:
-            fail(C.VIR_ERR_INVALID_ARG, C.VIR_FROM_DOMAIN, "uri in virDomainSetMetadata "
-                 "must not be NULL")
+            fail(
+                C.VIR_ERR_INVALID_ARG,
+                C.VIR_FROM_DOMAIN,
+                "uri in virDomainSetMetadata must not be NULL",
+            )
         if metadata:
             if not key:
-                fail(C.VIR_ERR_INVALID_ARG, C.VIR_FROM_DOMAIN, "key in virDomainSetMetadata "
-                     "must not be NULL")
+                fail(
+                    C.VIR_ERR_INVALID_ARG,
+                    C.VIR_FROM_DOMAIN,
+                    "key in virDomainSetMetadata must not be NULL",
+                )
             entry = domxml.metadata_element(metadata, key or "", uri or "")
     elif mtype not in (C.VIR_DOMAIN_METADATA_TITLE, C.VIR_DOMAIN_METADATA_DESCRIPTION):
         fail(C.VIR_ERR_INVALID_ARG, C.VIR_FROM_DOMAIN, f"unknown metadata type '{mtype}'")
@@ -133,6 +156,7 @@ def set_metadata(dom: virDomain, mtype: int, metadata: str | None, key: str | No
                 return spec.with_changes(description=metadata or None)
             kept = tuple(m for m in spec.metadata if m.uri != uri)
             return spec.with_changes(metadata=kept + ((entry,) if entry else ()))
+
         same = rec.config is rec.spec
         if live:
             rec.spec = change(rec.spec)

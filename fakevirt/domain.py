@@ -17,15 +17,16 @@ _QEMU_TYPES = ("qemu",)
 
 
 def _check_type(host: Host, spec: domxml.DomainSpec) -> None:
-    allowed = ("test",) if host.flavour == "test" else \
-        _QEMU_TYPES + (("kvm",) if host.kvm else ())
+    allowed = ("test",) if host.flavour == "test" else _QEMU_TYPES + (("kvm",) if host.kvm else ())
     if spec.type not in allowed:
-        fail(C.VIR_ERR_CONFIG_UNSUPPORTED, C.VIR_FROM_CAPABILITIES if host.flavour == "qemu"
-             else C.VIR_FROM_DOMAIN,
-             f"Emulator '/usr/bin/qemu-system-{host.arch}' does not support virt type "
-             f"'{spec.type}'" if host.flavour == "qemu"
-             else f"no guest on arch '{spec.arch or host.arch}' with virt type '{spec.type}'",
-             "virDomainDefineXML() failed")
+        fail(
+            C.VIR_ERR_CONFIG_UNSUPPORTED,
+            C.VIR_FROM_CAPABILITIES if host.flavour == "qemu" else C.VIR_FROM_DOMAIN,
+            f"Emulator '/usr/bin/qemu-system-{host.arch}' does not support virt type '{spec.type}'"
+            if host.flavour == "qemu"
+            else f"no guest on arch '{spec.arch or host.arch}' with virt type '{spec.type}'",
+            "virDomainDefineXML() failed",
+        )
 
 
 def _conflicts(host: Host, spec: domxml.DomainSpec) -> DomainRecord | None:
@@ -55,8 +56,11 @@ def define(conn: virConnect, xml: str) -> virDomain:
             host.domains[spec.uuid] = rec
             detail = C.VIR_DOMAIN_EVENT_DEFINED_ADDED
         else:
-            detail = (C.VIR_DOMAIN_EVENT_DEFINED_UPDATED if rec.persistent
-                      else C.VIR_DOMAIN_EVENT_DEFINED_ADDED)
+            detail = (
+                C.VIR_DOMAIN_EVENT_DEFINED_UPDATED
+                if rec.persistent
+                else C.VIR_DOMAIN_EVENT_DEFINED_ADDED
+            )
             rec.config = spec
             if not rec.active:
                 rec.spec = spec
@@ -102,8 +106,9 @@ class virDomain:
         self._id = dom_id
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, virDomain) and other._uuid == self._uuid \
-            and other._conn is self._conn
+        return (
+            isinstance(other, virDomain) and other._uuid == self._uuid and other._conn is self._conn
+        )
 
     def __hash__(self) -> int:
         return hash(self._uuid)
@@ -114,8 +119,9 @@ class virDomain:
         host = self._conn.enter(cname, op, self._name, write)
         rec = host.domains.get(self._uuid)
         if rec is None:
-            fail_as(host.flavour, "domain_gone", f"{cname}() failed", uuid=self._uuid,
-                    name=self._name)
+            fail_as(
+                host.flavour, "domain_gone", f"{cname}() failed", uuid=self._uuid, name=self._name
+            )
         return host, rec
 
     def _record(self, cname: str) -> DomainRecord:
@@ -198,8 +204,7 @@ class virDomain:
         out: list[Delivery] = []
         with world.lock:
             if rec.active:
-                fail_as(host.flavour, "create_active", "virDomainCreate() failed",
-                        name=self._name)
+                fail_as(host.flavour, "create_active", "virDomainCreate() failed", name=self._name)
             actions.start(world, host, rec, bool(flags & C.VIR_DOMAIN_START_PAUSED), out)
             self._id = rec.id
         world.deliver(out)
@@ -217,8 +222,14 @@ class virDomain:
         with world.lock:
             if not rec.active:
                 fail_as(host.flavour, "not_running", "virDomainDestroy() failed")
-            actions.stop(world, host, rec, C.VIR_DOMAIN_SHUTOFF_DESTROYED,
-                         C.VIR_DOMAIN_EVENT_STOPPED_DESTROYED, out)
+            actions.stop(
+                world,
+                host,
+                rec,
+                C.VIR_DOMAIN_SHUTOFF_DESTROYED,
+                C.VIR_DOMAIN_EVENT_STOPPED_DESTROYED,
+                out,
+            )
             self._id = -1
         world.deliver(out)
         return 0
@@ -238,8 +249,9 @@ class virDomain:
         out: list[Delivery] = []
         with world.lock:
             if not rec.active:
-                fail_as(host.flavour, "shutdown_inactive", "virDomainShutdown() failed",
-                        name=self._name)
+                fail_as(
+                    host.flavour, "shutdown_inactive", "virDomainShutdown() failed", name=self._name
+                )
             if rec.state == C.VIR_DOMAIN_RUNNING or host.flavour == "test":
                 actions.guest_shutdown(world, host, rec, out)
                 if host.flavour == "test":
@@ -274,14 +286,16 @@ class virDomain:
         out: list[Delivery] = []
         with world.lock:
             if not rec.active:
-                fail_as(host.flavour, "suspend_inactive", "virDomainSuspend() failed",
-                        name=self._name)
+                fail_as(
+                    host.flavour, "suspend_inactive", "virDomainSuspend() failed", name=self._name
+                )
             if rec.state == C.VIR_DOMAIN_PAUSED:
                 if has_situation(host.flavour, "suspend_paused"):
                     fail_as(host.flavour, "suspend_paused", name=self._name)
                 return 0
-            actions.pause(world, host, rec, C.VIR_DOMAIN_PAUSED_USER,
-                          C.VIR_DOMAIN_EVENT_SUSPENDED_PAUSED, out)
+            actions.pause(
+                world, host, rec, C.VIR_DOMAIN_PAUSED_USER, C.VIR_DOMAIN_EVENT_SUSPENDED_PAUSED, out
+            )
         world.deliver(out)
         return 0
 
@@ -292,13 +306,19 @@ class virDomain:
         out: list[Delivery] = []
         with world.lock:
             if not rec.active:
-                fail_as(host.flavour, "resume_inactive", "virDomainResume() failed",
-                        name=self._name)
+                fail_as(
+                    host.flavour, "resume_inactive", "virDomainResume() failed", name=self._name
+                )
             if rec.state != C.VIR_DOMAIN_PAUSED:
-                fail_as(host.flavour, "resume_running", "virDomainResume() failed",
-                        name=self._name)
-            actions.unpause(world, host, rec, C.VIR_DOMAIN_RUNNING_UNPAUSED,
-                            C.VIR_DOMAIN_EVENT_RESUMED_UNPAUSED, out)
+                fail_as(host.flavour, "resume_running", "virDomainResume() failed", name=self._name)
+            actions.unpause(
+                world,
+                host,
+                rec,
+                C.VIR_DOMAIN_RUNNING_UNPAUSED,
+                C.VIR_DOMAIN_EVENT_RESUMED_UNPAUSED,
+                out,
+            )
         world.deliver(out)
         return 0
 
@@ -311,10 +331,14 @@ class virDomain:
             if not rec.active:
                 fail_as(host.flavour, "not_running", "virDomainManagedSave() failed")
             if not rec.persistent:
-                fail(C.VIR_ERR_OPERATION_INVALID, C.VIR_FROM_QEMU,
-                     "cannot do managed save for transient domain")
-            actions.stop(world, host, rec, C.VIR_DOMAIN_SHUTOFF_SAVED,
-                         C.VIR_DOMAIN_EVENT_STOPPED_SAVED, out)
+                fail(
+                    C.VIR_ERR_OPERATION_INVALID,
+                    C.VIR_FROM_QEMU,
+                    "cannot do managed save for transient domain",
+                )
+            actions.stop(
+                world, host, rec, C.VIR_DOMAIN_SHUTOFF_SAVED, C.VIR_DOMAIN_EVENT_STOPPED_SAVED, out
+            )
             rec.managed_save = True
             self._id = -1
         world.deliver(out)
@@ -348,8 +372,9 @@ class virDomain:
                 if not flags & C.VIR_DOMAIN_UNDEFINE_MANAGED_SAVE:
                     fail_as(host.flavour, "undefine_managed_save", "virDomainUndefine() failed")
                 rec.managed_save = False
-            world.lifecycle(host, rec, C.VIR_DOMAIN_EVENT_UNDEFINED,
-                            C.VIR_DOMAIN_EVENT_UNDEFINED_REMOVED, out)
+            world.lifecycle(
+                host, rec, C.VIR_DOMAIN_EVENT_UNDEFINED, C.VIR_DOMAIN_EVENT_UNDEFINED_REMOVED, out
+            )
             rec.config = None
             if not rec.active:
                 host.domains.pop(rec.spec.uuid, None)
@@ -364,6 +389,7 @@ class virDomain:
     def attachDeviceFlags(self, xml: str, flags: int = 0) -> int:
         """Attach a device (VIR_DOMAIN_AFFECT_LIVE / _CONFIG / _CURRENT)."""
         from fakevirt.devices import attach
+
         return attach(self, xml, flags)
 
     def detachDevice(self, xml: str) -> int:
@@ -373,51 +399,62 @@ class virDomain:
     def detachDeviceFlags(self, xml: str, flags: int = 0) -> int:
         """Detach a device (VIR_DOMAIN_AFFECT_LIVE / _CONFIG / _CURRENT)."""
         from fakevirt.devices import detach
+
         return detach(self, xml, flags)
 
-    def setMetadata(self, type: int, metadata: str | None, key: str | None, uri: str | None,
-                    flags: int = 0) -> int:
+    def setMetadata(
+        self, type: int, metadata: str | None, key: str | None, uri: str | None, flags: int = 0
+    ) -> int:
         """Set (or with metadata=None remove) title, description or a custom element."""
         from fakevirt.devices import set_metadata
+
         return set_metadata(self, type, metadata, key, uri, flags)
 
     def metadata(self, type: int, uri: str | None, flags: int = 0) -> str:
         """Read title, description or the custom element of namespace uri."""
         from fakevirt.devices import get_metadata
+
         return get_metadata(self, type, uri, flags)
 
     # ---- jobs and migration (fakevirt.migration) ---------------------------------------
     def jobInfo(self) -> list[int]:
         """The current job as virDomainJobInfo's 12 numbers."""
         from fakevirt import jobs
+
         return jobs.job_info(self)
 
     def jobStats(self, flags: int = 0) -> dict[str, Any]:
         """The current (or with VIR_DOMAIN_JOB_STATS_COMPLETED the last) job's statistics."""
         from fakevirt import jobs
+
         return jobs.job_stats(self, flags)
 
     def abortJob(self) -> int:
         """Abort the running job (a migration fails with VIR_ERR_OPERATION_ABORTED)."""
         from fakevirt import jobs
+
         return jobs.abort_job(self)
 
     def migrateToURI3(self, dconnuri: str, params: dict[str, Any], flags: int = 0) -> int:
         """Migrate to the host ``dconnuri`` names (peer-to-peer)."""
         from fakevirt.migration import migrate
+
         return migrate(self, dconnuri, params, flags)
 
     def migrateSetMaxDowntime(self, downtime: int, flags: int = 0) -> int:
         """Set the tolerated downtime (ms) of live migration."""
         from fakevirt import jobs
+
         return jobs.set_max_downtime(self, downtime)
 
     def migrateGetMaxDowntime(self, flags: int = 0) -> int | None:
         """The tolerated downtime (ms) of live migration."""
         from fakevirt import jobs
+
         return jobs.get_max_downtime(self)
 
     def migrateStartPostCopy(self, flags: int = 0) -> int:
         """Switch the running migration (started with VIR_MIGRATE_POSTCOPY) to post-copy."""
         from fakevirt import jobs
+
         return jobs.start_post_copy(self)

@@ -18,9 +18,22 @@ from dataclasses import dataclass, field, replace
 from fakevirt import constants as C
 from fakevirt.errors import fail
 
-_UNITS = {"b": 1, "bytes": 1, "k": 1024, "kib": 1024, "kb": 1000, "m": 1 << 20, "mib": 1 << 20,
-          "mb": 10**6, "g": 1 << 30, "gib": 1 << 30, "gb": 10**9, "t": 1 << 40, "tib": 1 << 40,
-          "tb": 10**12}
+_UNITS = {
+    "b": 1,
+    "bytes": 1,
+    "k": 1024,
+    "kib": 1024,
+    "kb": 1000,
+    "m": 1 << 20,
+    "mib": 1 << 20,
+    "mb": 10**6,
+    "g": 1 << 30,
+    "gib": 1 << 30,
+    "gb": 10**9,
+    "t": 1 << 40,
+    "tib": 1 << 40,
+    "tb": 10**12,
+}
 _NS_RE = re.compile(r"xmlns:([A-Za-z_][\w.-]*)\s*=\s*[\"']([^\"']*)[\"']")
 
 
@@ -127,8 +140,12 @@ def parse_element(text: str, what: str = "domain_definition") -> ET.Element:
         msg = str(exc).split(":")[0]
         src = text.splitlines()[line - 1] if text.splitlines() else ""
         col = exc.position[1] if exc.position else 0
-        fail(C.VIR_ERR_XML_DETAIL, C.VIR_FROM_DOMAIN,
-             f"({what}):{line}: {msg}\n{src}\n{'-' * col}^", "XML parse failed")
+        fail(
+            C.VIR_ERR_XML_DETAIL,
+            C.VIR_FROM_DOMAIN,
+            f"({what}):{line}: {msg}\n{src}\n{'-' * col}^",
+            "XML parse failed",
+        )
 
 
 def _local(tag: str) -> str:
@@ -140,8 +157,13 @@ def _esc(text: str, attr: bool = False) -> str:
     return text.replace("'", "&apos;") if attr else text
 
 
-def serialize(elem: ET.Element, prefixes: dict[str, str] | None = None,
-              declare: bool = False, indent: str = "", quote: str = "'") -> str:
+def serialize(
+    elem: ET.Element,
+    prefixes: dict[str, str] | None = None,
+    declare: bool = False,
+    indent: str = "",
+    quote: str = "'",
+) -> str:
     """Serialise an element the way libvirt prints it (single-quoted attributes).
 
     ``prefixes`` maps namespace URIs to prefixes; with ``declare`` the root declares them.
@@ -162,8 +184,9 @@ def serialize(elem: ET.Element, prefixes: dict[str, str] | None = None,
     def ser(e: ET.Element, root: bool, pad: str) -> str:
         attrs = "".join(f" {name(k)}={q}{_esc(v, True)}{q}" for k, v in e.attrib.items())
         if root and declare:
-            attrs = "".join(f" xmlns:{p}={q}{_esc(u, True)}{q}"
-                            for u, p in prefixes.items()) + attrs
+            attrs = (
+                "".join(f" xmlns:{p}={q}{_esc(u, True)}{q}" for u, p in prefixes.items()) + attrs
+            )
         tag = name(e.tag)
         text = e.text or ""
         if pretty and len(e) and not text.strip():
@@ -181,9 +204,12 @@ def _size_kib(elem: ET.Element | None) -> int | None:
     try:
         value = int(elem.text.strip())
     except ValueError:
-        fail(C.VIR_ERR_XML_ERROR, C.VIR_FROM_DOMAIN,
-             f"Invalid value '{elem.text.strip()}' for element or attribute "
-             f"'./{elem.tag}[1]'", "virDomainDefineXML() failed")
+        fail(
+            C.VIR_ERR_XML_ERROR,
+            C.VIR_FROM_DOMAIN,
+            f"Invalid value '{elem.text.strip()}' for element or attribute './{elem.tag}[1]'",
+            "virDomainDefineXML() failed",
+        )
     unit = (elem.get("unit") or "KiB").lower()
     if unit not in _UNITS:
         fail(C.VIR_ERR_INVALID_ARG, C.VIR_FROM_NONE, f"unknown suffix '{elem.get('unit')}'")
@@ -202,16 +228,19 @@ def parse_device(elem: ET.Element, raw_text: str | None = None) -> Device:
         if src is not None:
             path = src.get("file") or src.get("dev") or src.get("name") or src.get("volume")
         known = {"source", "target", "driver", "readonly", "shareable"}
-        return Disk(type=dtype, device=elem.get("device", "disk"), source=path,
-                    target="" if tgt is None else tgt.get("dev", ""),
-                    bus=None if tgt is None else tgt.get("bus"),
-                    driver_name=None if drv is None else drv.get("name"),
-                    driver_type=None if drv is None else drv.get("type"),
-                    cache=None if drv is None else drv.get("cache"),
-                    readonly=elem.find("readonly") is not None,
-                    shareable=elem.find("shareable") is not None,
-                    extra=tuple(serialize(c, indent="      ")[6:] for c in elem
-                                if c.tag not in known))
+        return Disk(
+            type=dtype,
+            device=elem.get("device", "disk"),
+            source=path,
+            target="" if tgt is None else tgt.get("dev", ""),
+            bus=None if tgt is None else tgt.get("bus"),
+            driver_name=None if drv is None else drv.get("name"),
+            driver_type=None if drv is None else drv.get("type"),
+            cache=None if drv is None else drv.get("cache"),
+            readonly=elem.find("readonly") is not None,
+            shareable=elem.find("shareable") is not None,
+            extra=tuple(serialize(c, indent="      ")[6:] for c in elem if c.tag not in known),
+        )
     if tag == "interface":
         mac = elem.find("mac")
         src = elem.find("source")
@@ -221,23 +250,27 @@ def parse_device(elem: ET.Element, raw_text: str | None = None) -> Device:
         if src is not None and src.attrib:
             sattr, sval = next(iter(src.attrib.items()))
         known = {"mac", "source", "model", "target"}
-        return Interface(type=elem.get("type", "network"),
-                         mac=None if mac is None else mac.get("address"),
-                         source_attr=sattr, source=sval,
-                         model=None if model is None else model.get("type"),
-                         target=None if tgt is None else tgt.get("dev"),
-                         extra=tuple(serialize(c, indent="      ")[6:] for c in elem
-                                     if c.tag not in known))
+        return Interface(
+            type=elem.get("type", "network"),
+            mac=None if mac is None else mac.get("address"),
+            source_attr=sattr,
+            source=sval,
+            model=None if model is None else model.get("type"),
+            target=None if tgt is None else tgt.get("dev"),
+            extra=tuple(serialize(c, indent="      ")[6:] for c in elem if c.tag not in known),
+        )
     if tag in ("serial", "console"):
         src = elem.find("source")
         tgt = elem.find("target")
         port = None if tgt is None else tgt.get("port")
-        return CharDev(kind=tag, type=elem.get("type", "pty"),
-                       path=None if src is None else src.get("path"),
-                       target_type=None if tgt is None else tgt.get("type"),
-                       port=int(port) if port is not None else 0,
-                       extra=tuple(serialize(c) for c in elem
-                                   if c.tag not in ("source", "target")))
+        return CharDev(
+            kind=tag,
+            type=elem.get("type", "pty"),
+            path=None if src is None else src.get("path"),
+            target_type=None if tgt is None else tgt.get("type"),
+            port=int(port) if port is not None else 0,
+            extra=tuple(serialize(c) for c in elem if c.tag not in ("source", "target")),
+        )
     return serialize(elem, indent="    ")[4:]
 
 
@@ -245,8 +278,11 @@ def parse_domain(text: str) -> DomainSpec:
     """Parse domain XML into a spec, raising the libvirtError libvirt raises."""
     root = parse_element(text)
     if root.tag != "domain":
-        _xml_fail(C.VIR_ERR_XML_ERROR, C.VIR_FROM_XML,
-                  f"expecting root element of 'domain', not '{_local(root.tag)}'")
+        _xml_fail(
+            C.VIR_ERR_XML_ERROR,
+            C.VIR_FROM_XML,
+            f"expecting root element of 'domain', not '{_local(root.tag)}'",
+        )
     dtype = root.get("type")
     if not dtype:
         _xml_fail(C.VIR_ERR_INTERNAL_ERROR, C.VIR_FROM_DOMAIN, "missing domain type attribute")
@@ -263,8 +299,11 @@ def parse_domain(text: str) -> DomainSpec:
         uuid_text = str(uuidlib.uuid4())
     memory = _size_kib(root.find("memory"))
     if memory is None:
-        _xml_fail(C.VIR_ERR_XML_ERROR, C.VIR_FROM_DOMAIN, "Memory size must be specified via "
-                  "<memory> or in the <numa> configuration")
+        _xml_fail(
+            C.VIR_ERR_XML_ERROR,
+            C.VIR_FROM_DOMAIN,
+            "Memory size must be specified via <memory> or in the <numa> configuration",
+        )
     assert memory is not None
     current = _size_kib(root.find("currentMemory")) or memory
     vcpu_text = (root.findtext("vcpu") or "1").strip()
@@ -277,8 +316,9 @@ def parse_domain(text: str) -> DomainSpec:
     if os_el is not None:
         t = os_el.find("type")
         if t is not None:
-            fields.update(os_type=(t.text or "hvm").strip(), arch=t.get("arch"),
-                          machine=t.get("machine"))
+            fields.update(
+                os_type=(t.text or "hvm").strip(), arch=t.get("arch"), machine=t.get("machine")
+            )
         for key in ("kernel", "initrd", "cmdline"):
             value = os_el.findtext(key)
             if value is not None:
@@ -295,16 +335,38 @@ def parse_domain(text: str) -> DomainSpec:
     dev_el = root.find("devices")
     if dev_el is not None:
         devices = [parse_device(d) for d in dev_el]
-    handled = {"name", "uuid", "title", "description", "metadata", "memory", "currentMemory",
-               "vcpu", "os", "on_poweroff", "on_reboot", "on_crash", "devices"}
+    handled = {
+        "name",
+        "uuid",
+        "title",
+        "description",
+        "metadata",
+        "memory",
+        "currentMemory",
+        "vcpu",
+        "os",
+        "on_poweroff",
+        "on_reboot",
+        "on_crash",
+        "devices",
+    }
     return DomainSpec(
-        type=dtype or "", name=name, uuid=uuid_text, memory_kib=memory, current_kib=current,
-        vcpus=vcpus, title=root.findtext("title"), description=root.findtext("description"),
-        metadata=tuple(meta), on_poweroff=(root.findtext("on_poweroff") or "destroy").strip(),
+        type=dtype or "",
+        name=name,
+        uuid=uuid_text,
+        memory_kib=memory,
+        current_kib=current,
+        vcpus=vcpus,
+        title=root.findtext("title"),
+        description=root.findtext("description"),
+        metadata=tuple(meta),
+        on_poweroff=(root.findtext("on_poweroff") or "destroy").strip(),
         on_reboot=(root.findtext("on_reboot") or "restart").strip(),
         on_crash=(root.findtext("on_crash") or "destroy").strip(),
         extra=tuple(serialize(c, indent="  ") for c in root if c.tag not in handled),
-        devices=tuple(devices), **fields)  # type: ignore[arg-type]
+        devices=tuple(devices),
+        **fields,  # type: ignore[arg-type]
+    )
 
 
 def _strip_ns(elem: ET.Element) -> ET.Element:
@@ -337,6 +399,7 @@ def _prefixed(entry: MetaEntry) -> str:
             c.tail = child.tail
             out.append(c)
         return out
+
     return serialize(add(entry.element), {entry.uri: entry.key}, declare=True, quote='"')
 
 
@@ -344,8 +407,11 @@ def _device_xml(dev: Device) -> str:
     i = "      "
     if isinstance(dev, Disk):
         lines = [f"    <disk type='{dev.type}' device='{dev.device}'>"]
-        drv = "".join(f" {k}='{v}'" for k, v in (("name", dev.driver_name),
-                      ("type", dev.driver_type), ("cache", dev.cache)) if v)
+        drv = "".join(
+            f" {k}='{v}'"
+            for k, v in (("name", dev.driver_name), ("type", dev.driver_type), ("cache", dev.cache))
+            if v
+        )
         if drv:
             lines.append(f"{i}<driver{drv}/>")
         if dev.source is not None:
@@ -385,8 +451,11 @@ def _device_xml(dev: Device) -> str:
 def to_xml(spec: DomainSpec, dom_id: int = -1, inactive: bool = False) -> str:
     """Emit the domain XML libvirt's XMLDesc returns for spec (id shown when running)."""
     idattr = f" id='{dom_id}'" if dom_id >= 0 and not inactive else ""
-    out = [f"<domain type='{spec.type}'{idattr}>", f"  <name>{_esc(spec.name)}</name>",
-           f"  <uuid>{spec.uuid}</uuid>"]
+    out = [
+        f"<domain type='{spec.type}'{idattr}>",
+        f"  <name>{_esc(spec.name)}</name>",
+        f"  <uuid>{spec.uuid}</uuid>",
+    ]
     if spec.title is not None:
         out.append(f"  <title>{_esc(spec.title)}</title>")
     if spec.description is not None:
@@ -395,11 +464,13 @@ def to_xml(spec: DomainSpec, dom_id: int = -1, inactive: bool = False) -> str:
         out.append("  <metadata>")
         out += ["    " + _prefixed(m) for m in spec.metadata]
         out.append("  </metadata>")
-    out += [f"  <memory unit='KiB'>{spec.memory_kib}</memory>",
-            f"  <currentMemory unit='KiB'>{spec.current_kib}</currentMemory>",
-            f"  <vcpu placement='static'>{spec.vcpus}</vcpu>", "  <os>"]
-    attrs = "".join(f" {k}='{v}'" for k, v in (("arch", spec.arch), ("machine", spec.machine))
-                    if v)
+    out += [
+        f"  <memory unit='KiB'>{spec.memory_kib}</memory>",
+        f"  <currentMemory unit='KiB'>{spec.current_kib}</currentMemory>",
+        f"  <vcpu placement='static'>{spec.vcpus}</vcpu>",
+        "  <os>",
+    ]
+    attrs = "".join(f" {k}='{v}'" for k, v in (("arch", spec.arch), ("machine", spec.machine)) if v)
     out.append(f"    <type{attrs}>{spec.os_type}</type>")
     for key in ("kernel", "initrd", "cmdline"):
         value = getattr(spec, key)
@@ -408,9 +479,12 @@ def to_xml(spec: DomainSpec, dom_id: int = -1, inactive: bool = False) -> str:
     out += [f"    <boot dev='{b}'/>" for b in spec.boot]
     out.append("  </os>")
     out += list(spec.extra)
-    out += [f"  <on_poweroff>{spec.on_poweroff}</on_poweroff>",
-            f"  <on_reboot>{spec.on_reboot}</on_reboot>",
-            f"  <on_crash>{spec.on_crash}</on_crash>", "  <devices>"]
+    out += [
+        f"  <on_poweroff>{spec.on_poweroff}</on_poweroff>",
+        f"  <on_reboot>{spec.on_reboot}</on_reboot>",
+        f"  <on_crash>{spec.on_crash}</on_crash>",
+        "  <devices>",
+    ]
     out += [_device_xml(d) for d in spec.devices]
     out += ["  </devices>", "</domain>", ""]
     return "\n".join(out)

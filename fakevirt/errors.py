@@ -144,8 +144,17 @@ def make_error(code: int, domain: int, detail: str | None) -> RawError:
     if detail is None:
         return (code, domain, prefix, C.VIR_ERR_ERROR, prefix, None, None, -1, -1)
     sep = " " if code in (C.VIR_ERR_INVALID_CONN, C.VIR_ERR_INVALID_DOMAIN) else ": "
-    return (code, domain, f"{prefix}{sep}{detail}", C.VIR_ERR_ERROR, f"{prefix}{sep}%s",
-            detail, None, -1, -1)
+    return (
+        code,
+        domain,
+        f"{prefix}{sep}{detail}",
+        C.VIR_ERR_ERROR,
+        f"{prefix}{sep}%s",
+        detail,
+        None,
+        -1,
+        -1,
+    )
 
 
 def report(err: RawError) -> None:
@@ -172,62 +181,115 @@ def fail_raw(err: RawError, defmsg: str = "") -> NoReturn:
 _Q, _T = "qemu", "test"
 _NOT_RUNNING = (C.VIR_ERR_OPERATION_INVALID, C.VIR_FROM_DOMAIN, "domain is not running")
 CATALOGUE: dict[str, dict[str, tuple[int, int, str | None]]] = {
-    "no_domain_name": {_Q: (C.VIR_ERR_NO_DOMAIN, C.VIR_FROM_QEMU,
-                            "no domain with matching name '{name}'"),
-                       _T: (C.VIR_ERR_NO_DOMAIN, C.VIR_FROM_TEST, None)},
-    "no_domain_uuid": {_Q: (C.VIR_ERR_NO_DOMAIN, C.VIR_FROM_QEMU,
-                            "no domain with matching uuid '{uuid}'"),
-                       _T: (C.VIR_ERR_NO_DOMAIN, C.VIR_FROM_TEST, None)},
-    "no_domain_id": {_Q: (C.VIR_ERR_NO_DOMAIN, C.VIR_FROM_QEMU,
-                          "no domain with matching id {id}"),
-                     _T: (C.VIR_ERR_NO_DOMAIN, C.VIR_FROM_TEST, None)},
-    "domain_gone": {_Q: (C.VIR_ERR_NO_DOMAIN, C.VIR_FROM_QEMU,
-                         "no domain with matching uuid '{uuid}' ({name})"),
-                    _T: (C.VIR_ERR_NO_DOMAIN, C.VIR_FROM_TEST,
-                         "no domain with matching uuid '{uuid}' ({name})")},
-    "suspend_inactive": {_Q: _NOT_RUNNING,
-                         _T: (C.VIR_ERR_INTERNAL_ERROR, C.VIR_FROM_TEST,
-                              "domain '{name}' not running")},
-    "suspend_paused": {_T: (C.VIR_ERR_INTERNAL_ERROR, C.VIR_FROM_TEST,
-                            "domain '{name}' not running")},
-    "resume_inactive": {_Q: _NOT_RUNNING,
-                        _T: (C.VIR_ERR_INTERNAL_ERROR, C.VIR_FROM_TEST,
-                             "domain '{name}' not paused")},
-    "resume_running": {_Q: (C.VIR_ERR_OPERATION_INVALID, C.VIR_FROM_QEMU,
-                            "domain is already running"),
-                       _T: (C.VIR_ERR_INTERNAL_ERROR, C.VIR_FROM_TEST,
-                            "domain '{name}' not paused")},
-    "shutdown_inactive": {_Q: _NOT_RUNNING,
-                          _T: (C.VIR_ERR_INTERNAL_ERROR, C.VIR_FROM_TEST,
-                               "domain '{name}' not running")},
+    "no_domain_name": {
+        _Q: (C.VIR_ERR_NO_DOMAIN, C.VIR_FROM_QEMU, "no domain with matching name '{name}'"),
+        _T: (C.VIR_ERR_NO_DOMAIN, C.VIR_FROM_TEST, None),
+    },
+    "no_domain_uuid": {
+        _Q: (C.VIR_ERR_NO_DOMAIN, C.VIR_FROM_QEMU, "no domain with matching uuid '{uuid}'"),
+        _T: (C.VIR_ERR_NO_DOMAIN, C.VIR_FROM_TEST, None),
+    },
+    "no_domain_id": {
+        _Q: (C.VIR_ERR_NO_DOMAIN, C.VIR_FROM_QEMU, "no domain with matching id {id}"),
+        _T: (C.VIR_ERR_NO_DOMAIN, C.VIR_FROM_TEST, None),
+    },
+    "domain_gone": {
+        _Q: (
+            C.VIR_ERR_NO_DOMAIN,
+            C.VIR_FROM_QEMU,
+            "no domain with matching uuid '{uuid}' ({name})",
+        ),
+        _T: (
+            C.VIR_ERR_NO_DOMAIN,
+            C.VIR_FROM_TEST,
+            "no domain with matching uuid '{uuid}' ({name})",
+        ),
+    },
+    "suspend_inactive": {
+        _Q: _NOT_RUNNING,
+        _T: (C.VIR_ERR_INTERNAL_ERROR, C.VIR_FROM_TEST, "domain '{name}' not running"),
+    },
+    "suspend_paused": {
+        _T: (C.VIR_ERR_INTERNAL_ERROR, C.VIR_FROM_TEST, "domain '{name}' not running")
+    },
+    "resume_inactive": {
+        _Q: _NOT_RUNNING,
+        _T: (C.VIR_ERR_INTERNAL_ERROR, C.VIR_FROM_TEST, "domain '{name}' not paused"),
+    },
+    "resume_running": {
+        _Q: (C.VIR_ERR_OPERATION_INVALID, C.VIR_FROM_QEMU, "domain is already running"),
+        _T: (C.VIR_ERR_INTERNAL_ERROR, C.VIR_FROM_TEST, "domain '{name}' not paused"),
+    },
+    "shutdown_inactive": {
+        _Q: _NOT_RUNNING,
+        _T: (C.VIR_ERR_INTERNAL_ERROR, C.VIR_FROM_TEST, "domain '{name}' not running"),
+    },
     "not_running": {_Q: _NOT_RUNNING, _T: _NOT_RUNNING},
-    "create_active": {_Q: (C.VIR_ERR_OPERATION_INVALID, C.VIR_FROM_QEMU,
-                           "domain is already running"),
-                      _T: (C.VIR_ERR_INTERNAL_ERROR, C.VIR_FROM_TEST,
-                           "Domain '{name}' is already running")},
-    "name_taken": {f: (C.VIR_ERR_OPERATION_FAILED, C.VIR_FROM_DOMAIN,
-                       "domain '{name}' already exists with uuid {uuid}") for f in (_Q, _T)},
-    "uuid_taken": {f: (C.VIR_ERR_OPERATION_FAILED, C.VIR_FROM_DOMAIN,
-                       "domain '{name}' is already defined with uuid {uuid}") for f in (_Q, _T)},
-    "already_active": {f: (C.VIR_ERR_OPERATION_INVALID, C.VIR_FROM_DOMAIN,
-                           "domain '{name}' is already active") for f in (_Q, _T)},
+    "create_active": {
+        _Q: (C.VIR_ERR_OPERATION_INVALID, C.VIR_FROM_QEMU, "domain is already running"),
+        _T: (C.VIR_ERR_INTERNAL_ERROR, C.VIR_FROM_TEST, "Domain '{name}' is already running"),
+    },
+    "name_taken": {
+        f: (
+            C.VIR_ERR_OPERATION_FAILED,
+            C.VIR_FROM_DOMAIN,
+            "domain '{name}' already exists with uuid {uuid}",
+        )
+        for f in (_Q, _T)
+    },
+    "uuid_taken": {
+        f: (
+            C.VIR_ERR_OPERATION_FAILED,
+            C.VIR_FROM_DOMAIN,
+            "domain '{name}' is already defined with uuid {uuid}",
+        )
+        for f in (_Q, _T)
+    },
+    "already_active": {
+        f: (C.VIR_ERR_OPERATION_INVALID, C.VIR_FROM_DOMAIN, "domain '{name}' is already active")
+        for f in (_Q, _T)
+    },
     "undefine_managed_save": {
-        _Q: (C.VIR_ERR_OPERATION_INVALID, C.VIR_FROM_QEMU,
-             "Refusing to undefine while domain managed save image exists"),
-        _T: (C.VIR_ERR_OPERATION_INVALID, C.VIR_FROM_TEST,
-             "Refusing to undefine while domain managed save image exists")},
-    "undefine_transient": {_Q: (C.VIR_ERR_OPERATION_INVALID, C.VIR_FROM_QEMU,
-                                "cannot undefine transient domain")},
-    "no_metadata": {f: (C.VIR_ERR_NO_DOMAIN_METADATA, C.VIR_FROM_DOMAIN,
-                        "Requested metadata element is not present") for f in (_Q, _T)},
-    "no_job": {_Q: (C.VIR_ERR_OPERATION_INVALID, C.VIR_FROM_QEMU,
-                    "no job is active on the domain")},
-    "postcopy_no_job": {_Q: (C.VIR_ERR_OPERATION_INVALID, C.VIR_FROM_QEMU,
-                             "post-copy can only be started while outgoing migration "
-                             "is in progress")},
-    "postcopy_flag": {_Q: (C.VIR_ERR_OPERATION_INVALID, C.VIR_FROM_QEMU,
-                           "switching to post-copy requires migration to be started "
-                           "with VIR_MIGRATE_POSTCOPY flag")},
+        _Q: (
+            C.VIR_ERR_OPERATION_INVALID,
+            C.VIR_FROM_QEMU,
+            "Refusing to undefine while domain managed save image exists",
+        ),
+        _T: (
+            C.VIR_ERR_OPERATION_INVALID,
+            C.VIR_FROM_TEST,
+            "Refusing to undefine while domain managed save image exists",
+        ),
+    },
+    "undefine_transient": {
+        _Q: (C.VIR_ERR_OPERATION_INVALID, C.VIR_FROM_QEMU, "cannot undefine transient domain")
+    },
+    "no_metadata": {
+        f: (
+            C.VIR_ERR_NO_DOMAIN_METADATA,
+            C.VIR_FROM_DOMAIN,
+            "Requested metadata element is not present",
+        )
+        for f in (_Q, _T)
+    },
+    "no_job": {
+        _Q: (C.VIR_ERR_OPERATION_INVALID, C.VIR_FROM_QEMU, "no job is active on the domain")
+    },
+    "postcopy_no_job": {
+        _Q: (
+            C.VIR_ERR_OPERATION_INVALID,
+            C.VIR_FROM_QEMU,
+            "post-copy can only be started while outgoing migration is in progress",
+        )
+    },
+    "postcopy_flag": {
+        _Q: (
+            C.VIR_ERR_OPERATION_INVALID,
+            C.VIR_FROM_QEMU,
+            "switching to post-copy requires migration to be started "
+            "with VIR_MIGRATE_POSTCOPY flag",
+        )
+    },
 }
 
 
@@ -239,8 +301,7 @@ def fail_as(flavour: str, situation: str, defmsg: str = "", **fields: object) ->
     """
     entry = CATALOGUE[situation].get(flavour)
     if entry is None:
-        fail(C.VIR_ERR_NO_SUPPORT, C.VIR_FROM_DOMAIN, str(fields.get("func", situation)),
-             defmsg)
+        fail(C.VIR_ERR_NO_SUPPORT, C.VIR_FROM_DOMAIN, str(fields.get("func", situation)), defmsg)
     code, domain, fmt = entry
     fail(code, domain, None if fmt is None else fmt.format(**fields), defmsg)
 

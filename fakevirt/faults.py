@@ -16,26 +16,26 @@ if TYPE_CHECKING:
 
 KINDS: dict[str, str] = {
     "host_crash": "one-shot: the host dies (params: host). Its running domains are gone "
-                  "(persistent ones later show shut off, reason crashed); open connections "
-                  "are closed (close callbacks, reason EOF); opening it fails.",
+    "(persistent ones later show shut off, reason crashed); open connections "
+    "are closed (close callbacks, reason EOF); opening it fails.",
     "host_recover": "one-shot: a crashed or hung host is back (params: host).",
     "host_hang": "active: the host stops answering (params: host, seconds). Calls block; "
-                 "with setKeepAlive(interval, count) they fail after interval*(count+1) "
-                 "clock seconds and the connection closes (reason KEEPALIVE); else they "
-                 "block until the host recovers or, with seconds > 0, fail after that long.",
+    "with setKeepAlive(interval, count) they fail after interval*(count+1) "
+    "clock seconds and the connection closes (reason KEEPALIVE); else they "
+    "block until the host recovers or, with seconds > 0, fail after that long.",
     "guest_shutdown": "one-shot: the guest powers itself off (params: host, domain).",
     "guest_crash": "one-shot: the guest panics (params: host, domain); on_crash applies.",
     "domain_state": "one-shot: the domain's state changes behind the caller's back "
-                    "(params: host, domain, state = paused | running | destroyed).",
+    "(params: host, domain, state = paused | running | destroyed).",
     "ignore_shutdown": "active: the guest ignores ACPI shutdown requests (host, domain).",
     "migration_failure": "active: migrations fail at a phase (params: host = source, domain, "
-                         "phase = before_start | memory_copy | switchover, count).",
+    "phase = before_start | memory_copy | switchover, count).",
     "lost_events": "active: lifecycle events are dropped (params: host, domain, event = "
-                   "name such as STOPPED, count).",
+    "name such as STOPPED, count).",
     "delayed_events": "active: lifecycle events are delivered ``seconds`` clock seconds late "
-                      "(params: host, domain, event, seconds, count).",
+    "(params: host, domain, event, seconds, count).",
     "slow_operation": "active: an API call takes ``seconds`` clock seconds (params: host, "
-                      "domain, op = method name such as create or migrateToURI3, count).",
+    "domain, op = method name such as create or migrateToURI3, count).",
 }
 ONE_SHOT = {"host_crash", "host_recover", "guest_shutdown", "guest_crash", "domain_state"}
 PHASES = ("before_start", "memory_copy", "switchover")
@@ -67,7 +67,8 @@ class Fault:
         if self.kind in ("host_crash", "host_recover", "host_hang") and not self.host:
             raise ValueError(f"{self.kind} needs a host")
         if self.kind in ("guest_shutdown", "guest_crash", "domain_state") and not (
-                self.host and self.domain):
+            self.host and self.domain
+        ):
             raise ValueError(f"{self.kind} needs a host and a domain")
 
     def to_dict(self) -> dict[str, Any]:
@@ -83,15 +84,24 @@ class Fault:
             raise ValueError(f"unknown fault parameters {sorted(unknown)}")
         return cls(**data)
 
-    def matches(self, kind: str, host: str | None, domain: str | None = None,
-                op: str | None = None, event: str | None = None,
-                phase: str | None = None) -> bool:
+    def matches(
+        self,
+        kind: str,
+        host: str | None,
+        domain: str | None = None,
+        op: str | None = None,
+        event: str | None = None,
+        phase: str | None = None,
+    ) -> bool:
         """True when this fault applies to that kind, host, domain, op, event and phase."""
-        return (self.kind == kind and (self.host is None or self.host == host)
-                and (self.phase is None or phase is None or self.phase == phase)
-                and (self.domain is None or domain is None or self.domain == domain)
-                and (self.op is None or self.op == op)
-                and (self.event is None or event is None or self.event == event))
+        return (
+            self.kind == kind
+            and (self.host is None or self.host == host)
+            and (self.phase is None or phase is None or self.phase == phase)
+            and (self.domain is None or domain is None or self.domain == domain)
+            and (self.op is None or self.op == op)
+            and (self.event is None or event is None or self.event == event)
+        )
 
 
 class FaultHandle:

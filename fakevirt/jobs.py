@@ -39,12 +39,19 @@ def job_info(dom: virDomain) -> list[int]:
     if host.flavour != "qemu":
         fail_as(host.flavour, "no_job", func="virDomainGetJobInfo")
     s = job_stats(dom, 0)
-    keys = (C.VIR_DOMAIN_JOB_TIME_ELAPSED, C.VIR_DOMAIN_JOB_TIME_REMAINING,
-            C.VIR_DOMAIN_JOB_DATA_TOTAL, C.VIR_DOMAIN_JOB_DATA_PROCESSED,
-            C.VIR_DOMAIN_JOB_DATA_REMAINING, C.VIR_DOMAIN_JOB_MEMORY_TOTAL,
-            C.VIR_DOMAIN_JOB_MEMORY_PROCESSED, C.VIR_DOMAIN_JOB_MEMORY_REMAINING,
-            C.VIR_DOMAIN_JOB_DISK_TOTAL, C.VIR_DOMAIN_JOB_DISK_PROCESSED,
-            C.VIR_DOMAIN_JOB_DISK_REMAINING)
+    keys = (
+        C.VIR_DOMAIN_JOB_TIME_ELAPSED,
+        C.VIR_DOMAIN_JOB_TIME_REMAINING,
+        C.VIR_DOMAIN_JOB_DATA_TOTAL,
+        C.VIR_DOMAIN_JOB_DATA_PROCESSED,
+        C.VIR_DOMAIN_JOB_DATA_REMAINING,
+        C.VIR_DOMAIN_JOB_MEMORY_TOTAL,
+        C.VIR_DOMAIN_JOB_MEMORY_PROCESSED,
+        C.VIR_DOMAIN_JOB_MEMORY_REMAINING,
+        C.VIR_DOMAIN_JOB_DISK_TOTAL,
+        C.VIR_DOMAIN_JOB_DISK_PROCESSED,
+        C.VIR_DOMAIN_JOB_DISK_REMAINING,
+    )
     return [int(s["type"]), *(int(s.get(k, 0)) for k in keys)]
 
 

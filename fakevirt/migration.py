@@ -91,15 +91,23 @@ class _Abort(Exception):
 def _connect_failed(world: World, dconnuri: str) -> None:
     name = uri_hostname(dconnuri) or dconnuri
     host = world.hosts.get(name)
-    why = "No route to host" if host is not None and host.status == "crashed" else \
-        "Connection refused"
-    fail(C.VIR_ERR_OPERATION_FAILED, C.VIR_FROM_QEMU,
-         f"Failed to connect to remote libvirt URI {dconnuri}: unable to connect to server "
-         f"at '{name}:{PORT}': {why}", "virDomainMigrateToURI3() failed")
+    why = (
+        "No route to host"
+        if host is not None and host.status == "crashed"
+        else "Connection refused"
+    )
+    fail(
+        C.VIR_ERR_OPERATION_FAILED,
+        C.VIR_FROM_QEMU,
+        f"Failed to connect to remote libvirt URI {dconnuri}: unable to connect to server "
+        f"at '{name}:{PORT}': {why}",
+        "virDomainMigrateToURI3() failed",
+    )
 
 
-def _check_disks(src: Host, dst: Host, rec: DomainRecord, flags: int,
-                 params: dict[str, Any]) -> list[str]:
+def _check_disks(
+    src: Host, dst: Host, rec: DomainRecord, flags: int, params: dict[str, Any]
+) -> list[str]:
     """Refuse unsafe migrations as libvirt 9 does; return the paths block-copied."""
     copy_all = bool(flags & _STORAGE)
     only = params.get(C.VIR_MIGRATE_PARAM_MIGRATE_DISKS)
@@ -108,30 +116,50 @@ def _check_disks(src: Host, dst: Host, rec: DomainRecord, flags: int,
         if not disk.source or disk.device not in ("disk", "lun"):
             continue
         path = disk.source
-        if copy_all and (not only or disk.target in only) and not disk.readonly \
-                and not disk.shareable:
+        if (
+            copy_all
+            and (not only or disk.target in only)
+            and not disk.readonly
+            and not disk.shareable
+        ):
             if not dst.file_exists(path):
-                fail(C.VIR_ERR_NO_STORAGE_POOL, C.VIR_FROM_STORAGE,
-                     f"no storage pool with matching target path "
-                     f"'{posixpath.dirname(path)}'", "virDomainMigrateToURI3() failed")
+                fail(
+                    C.VIR_ERR_NO_STORAGE_POOL,
+                    C.VIR_FROM_STORAGE,
+                    f"no storage pool with matching target path '{posixpath.dirname(path)}'",
+                    "virDomainMigrateToURI3() failed",
+                )
             copied.append(path)
             continue
         if disk.type == "file" and not flags & C.VIR_MIGRATE_UNSAFE:
             store = src.shared_storage_of(path)
             shared = store is not None and dst.shared_storage_of(path) is store
             if not shared or (store is not None and store.fs == "local"):
-                fail(C.VIR_ERR_MIGRATE_UNSAFE, C.VIR_FROM_QEMU,
-                     "Migration without shared storage is unsafe",
-                     "virDomainMigrateToURI3() failed")
-            if store is not None and store.fs == "nfs" and not (
-                    disk.readonly or disk.shareable or disk.cache in ("none", "directsync")):
-                fail(C.VIR_ERR_MIGRATE_UNSAFE, C.VIR_FROM_QEMU,
-                     "Migration may lead to data corruption if disks use cache other than "
-                     "none or directsync", "virDomainMigrateToURI3() failed")
+                fail(
+                    C.VIR_ERR_MIGRATE_UNSAFE,
+                    C.VIR_FROM_QEMU,
+                    "Migration without shared storage is unsafe",
+                    "virDomainMigrateToURI3() failed",
+                )
+            if (
+                store is not None
+                and store.fs == "nfs"
+                and not (disk.readonly or disk.shareable or disk.cache in ("none", "directsync"))
+            ):
+                fail(
+                    C.VIR_ERR_MIGRATE_UNSAFE,
+                    C.VIR_FROM_QEMU,
+                    "Migration may lead to data corruption if disks use cache other than "
+                    "none or directsync",
+                    "virDomainMigrateToURI3() failed",
+                )
         if disk.type in ("file", "block") and not dst.file_exists(path):
-            fail(C.VIR_ERR_SYSTEM_ERROR, C.VIR_FROM_STORAGE,
-                 f"Cannot access storage file '{path}' (as uid:0, gid:0): "
-                 "No such file or directory", "virDomainMigrateToURI3() failed")
+            fail(
+                C.VIR_ERR_SYSTEM_ERROR,
+                C.VIR_FROM_STORAGE,
+                f"Cannot access storage file '{path}' (as uid:0, gid:0): No such file or directory",
+                "virDomainMigrateToURI3() failed",
+            )
     return copied
 
 
@@ -144,22 +172,30 @@ def migrate(dom: virDomain, dconnuri: str, params: dict[str, Any] | None, flags:
     if src.flavour != "qemu":
         fail(C.VIR_ERR_NO_SUPPORT, C.VIR_FROM_DOMAIN, "virDomainMigrateToURI3")
     if not flags & C.VIR_MIGRATE_PEER2PEER:
-        fail(C.VIR_ERR_ARGUMENT_UNSUPPORTED, C.VIR_FROM_DOMAIN,
-             "direct migration is not supported by the source host")
+        fail(
+            C.VIR_ERR_ARGUMENT_UNSUPPORTED,
+            C.VIR_FROM_DOMAIN,
+            "direct migration is not supported by the source host",
+        )
     with world.lock:
         if not rec.active:
             fail_as(src.flavour, "not_running", "virDomainMigrateToURI3() failed")
         if rec.job is not None:
-            fail(C.VIR_ERR_OPERATION_INVALID, C.VIR_FROM_QEMU,
-                 "another migration job is already running for domain "
-                 f"'{rec.spec.name}'")
+            fail(
+                C.VIR_ERR_OPERATION_INVALID,
+                C.VIR_FROM_QEMU,
+                f"another migration job is already running for domain '{rec.spec.name}'",
+            )
         dst = world.host_for_uri(dconnuri)
         if dst is None or dst.status == "crashed":
             _connect_failed(world, dconnuri)
         assert dst is not None
         if dst.host_uuid == src.host_uuid:
-            fail(C.VIR_ERR_INTERNAL_ERROR, C.VIR_FROM_QEMU,
-                 f"Attempt to migrate guest to the same host {src.host_uuid}")
+            fail(
+                C.VIR_ERR_INTERNAL_ERROR,
+                C.VIR_FROM_QEMU,
+                f"Attempt to migrate guest to the same host {src.host_uuid}",
+            )
         existing = dst.domains.get(rec.spec.uuid)
         if existing is not None and existing.active:
             fail_as(dst.flavour, "already_active", name=rec.spec.name)
@@ -169,18 +205,26 @@ def migrate(dom: virDomain, dconnuri: str, params: dict[str, Any] | None, flags:
         copied = _check_disks(src, dst, rec, flags, params)
     name = rec.spec.name
     if world.take_fault("migration_failure", src.hostname, name, phase="before_start"):
-        fail(C.VIR_ERR_OPERATION_FAILED, C.VIR_FROM_QEMU,
-             "migration out job: unexpectedly failed", "virDomainMigrateToURI3() failed")
-    bandwidth = float(params.get(C.VIR_MIGRATE_PARAM_BANDWIDTH) or
-                      world.migration_bandwidth_mib) * MIB
+        fail(
+            C.VIR_ERR_OPERATION_FAILED,
+            C.VIR_FROM_QEMU,
+            "migration out job: unexpectedly failed",
+            "virDomainMigrateToURI3() failed",
+        )
+    bandwidth = (
+        float(params.get(C.VIR_MIGRATE_PARAM_BANDWIDTH) or world.migration_bandwidth_mib) * MIB
+    )
     out: list[Delivery] = []
     with world.lock:
         job = MigrationJob(
-            flags=flags, started=world.clock.now(), bandwidth=bandwidth,
+            flags=flags,
+            started=world.clock.now(),
+            bandwidth=bandwidth,
             dirty_rate=world.migration_dirty_rate_mib * MIB,
             memory_total=rec.spec.current_kib * 1024,
             memory_remaining=float(rec.spec.current_kib * 1024),
-            disk_total=sum(src.file_size(p) or 0 for p in copied))
+            disk_total=sum(src.file_size(p) or 0 for p in copied),
+        )
         rec.job = job
         drec = existing or DomainRecord(spec=rec.spec, config=None)
         drec.spec, drec.incoming = rec.spec, True
@@ -188,8 +232,9 @@ def migrate(dom: virDomain, dconnuri: str, params: dict[str, Any] | None, flags:
         drec.started_at = world.clock.now()
         drec.state, drec.reason = C.VIR_DOMAIN_PAUSED, C.VIR_DOMAIN_PAUSED_MIGRATION
         dst.domains[rec.spec.uuid] = drec
-        world.lifecycle(dst, drec, C.VIR_DOMAIN_EVENT_STARTED,
-                        C.VIR_DOMAIN_EVENT_STARTED_MIGRATED, out)
+        world.lifecycle(
+            dst, drec, C.VIR_DOMAIN_EVENT_STARTED, C.VIR_DOMAIN_EVENT_STARTED_MIGRATED, out
+        )
     world.deliver(out)
     run = _Run(world, conn, src, dst, rec, drec, job)
     try:
@@ -202,8 +247,16 @@ def migrate(dom: virDomain, dconnuri: str, params: dict[str, Any] | None, flags:
 
 
 class _Run:
-    def __init__(self, world: World, conn: Any, src: Host, dst: Host, rec: DomainRecord,
-                 drec: DomainRecord, job: MigrationJob) -> None:
+    def __init__(
+        self,
+        world: World,
+        conn: Any,
+        src: Host,
+        dst: Host,
+        rec: DomainRecord,
+        drec: DomainRecord,
+        job: MigrationJob,
+    ) -> None:
         self.world, self.conn, self.src, self.dst = world, conn, src, dst
         self.rec, self.drec, self.job = rec, drec, job
         self.name = rec.spec.name
@@ -213,27 +266,46 @@ class _Run:
         """Raise _Abort if the migration cannot go on. Caller holds the lock."""
         job, rec = self.job, self.rec
         if job.abort_reason == "abort":
-            raise _Abort(make_error(C.VIR_ERR_OPERATION_ABORTED, C.VIR_FROM_QEMU,
-                                    "migration out job: canceled by client"))
+            raise _Abort(
+                make_error(
+                    C.VIR_ERR_OPERATION_ABORTED,
+                    C.VIR_FROM_QEMU,
+                    "migration out job: canceled by client",
+                )
+            )
         if self.src.status == "crashed" or not self.conn.isAlive():
             raise _Abort(actions.closed_error())
-        if job.abort_reason == "stopped" or not rec.active or \
-                self.src.domains.get(rec.spec.uuid) is not rec:
-            raise _Abort(make_error(C.VIR_ERR_OPERATION_FAILED, C.VIR_FROM_QEMU,
-                                    "domain is not running"))
+        if (
+            job.abort_reason == "stopped"
+            or not rec.active
+            or self.src.domains.get(rec.spec.uuid) is not rec
+        ):
+            raise _Abort(
+                make_error(C.VIR_ERR_OPERATION_FAILED, C.VIR_FROM_QEMU, "domain is not running")
+            )
         now = self.world.clock.now()
         if self.dst.status == "hung":
             self.dst_hung_since = self.dst_hung_since or now
         else:
             self.dst_hung_since = None
-        if self.dst.status == "crashed" or (self.dst_hung_since is not None and
-                                            now - self.dst_hung_since >= 30):
-            raise _Abort(make_error(C.VIR_ERR_OPERATION_FAILED, C.VIR_FROM_QEMU,
-                                    "Lost connection to destination host"))
-        if self.world.take_fault("migration_failure", self.src.hostname, self.name,
-                                 phase=phase):
-            raise _Abort(make_error(C.VIR_ERR_OPERATION_FAILED, C.VIR_FROM_QEMU,
-                                    "migration out job: unexpectedly failed"))
+        if self.dst.status == "crashed" or (
+            self.dst_hung_since is not None and now - self.dst_hung_since >= 30
+        ):
+            raise _Abort(
+                make_error(
+                    C.VIR_ERR_OPERATION_FAILED,
+                    C.VIR_FROM_QEMU,
+                    "Lost connection to destination host",
+                )
+            )
+        if self.world.take_fault("migration_failure", self.src.hostname, self.name, phase=phase):
+            raise _Abort(
+                make_error(
+                    C.VIR_ERR_OPERATION_FAILED,
+                    C.VIR_FROM_QEMU,
+                    "migration out job: unexpectedly failed",
+                )
+            )
 
     def copy(self) -> None:
         world, job, step = self.world, self.job, self.world.migration_step
@@ -252,8 +324,10 @@ class _Run:
                 if job.postcopy_requested:
                     break
                 first_pass_done = job.memory_processed >= job.memory_total
-                if first_pass_done and job.memory_remaining / job.bandwidth <= \
-                        self.rec.max_downtime_ms / 1000.0:
+                if (
+                    first_pass_done
+                    and job.memory_remaining / job.bandwidth <= self.rec.max_downtime_ms / 1000.0
+                ):
                     break
             left = job.memory_remaining / job.bandwidth
             dt = min(step, left) if left > 0 else step
@@ -262,28 +336,51 @@ class _Run:
                 sent = min(job.bandwidth * dt, job.memory_remaining)
                 job.memory_remaining -= sent
                 job.memory_processed += sent
-                job.memory_remaining = min(float(job.memory_total),
-                                           job.memory_remaining + job.dirty_rate * dt)
+                job.memory_remaining = min(
+                    float(job.memory_total), job.memory_remaining + job.dirty_rate * dt
+                )
         out: list[Delivery] = []
         with world.lock:
             self._check("-")
             if job.postcopy_requested:
                 job.phase = "postcopy"
-                actions.pause(world, self.src, self.rec, C.VIR_DOMAIN_PAUSED_POSTCOPY,
-                              C.VIR_DOMAIN_EVENT_SUSPENDED_POSTCOPY, out)
-                actions.unpause(world, self.dst, self.drec, C.VIR_DOMAIN_RUNNING_POSTCOPY,
-                                C.VIR_DOMAIN_EVENT_RESUMED_POSTCOPY, out)
+                actions.pause(
+                    world,
+                    self.src,
+                    self.rec,
+                    C.VIR_DOMAIN_PAUSED_POSTCOPY,
+                    C.VIR_DOMAIN_EVENT_SUSPENDED_POSTCOPY,
+                    out,
+                )
+                actions.unpause(
+                    world,
+                    self.dst,
+                    self.drec,
+                    C.VIR_DOMAIN_RUNNING_POSTCOPY,
+                    C.VIR_DOMAIN_EVENT_RESUMED_POSTCOPY,
+                    out,
+                )
                 pause_s = 0.01
             else:
                 job.phase = "switchover"
-                actions.pause(world, self.src, self.rec, C.VIR_DOMAIN_PAUSED_MIGRATION,
-                              C.VIR_DOMAIN_EVENT_SUSPENDED_MIGRATED, out)
+                actions.pause(
+                    world,
+                    self.src,
+                    self.rec,
+                    C.VIR_DOMAIN_PAUSED_MIGRATION,
+                    C.VIR_DOMAIN_EVENT_SUSPENDED_MIGRATED,
+                    out,
+                )
                 pause_s = job.memory_remaining / job.bandwidth + 0.01
         world.deliver(out)
-        if world.take_fault("migration_failure", self.src.hostname, self.name,
-                            phase="switchover"):
-            raise _Abort(make_error(C.VIR_ERR_OPERATION_FAILED, C.VIR_FROM_QEMU,
-                                    "migration out job: unexpectedly failed"))
+        if world.take_fault("migration_failure", self.src.hostname, self.name, phase="switchover"):
+            raise _Abort(
+                make_error(
+                    C.VIR_ERR_OPERATION_FAILED,
+                    C.VIR_FROM_QEMU,
+                    "migration out job: unexpectedly failed",
+                )
+            )
         world.clock.sleep(pause_s)
         if job.phase == "postcopy":
             world.clock.sleep(job.memory_remaining / job.bandwidth)
@@ -298,24 +395,48 @@ class _Run:
         with world.lock:
             job.finished = True
             stats = job.stats(world.clock.now())
-            stats["type"] = (C.VIR_DOMAIN_JOB_CANCELLED
-                             if err[0] == C.VIR_ERR_OPERATION_ABORTED else C.VIR_DOMAIN_JOB_FAILED)
+            stats["type"] = (
+                C.VIR_DOMAIN_JOB_CANCELLED
+                if err[0] == C.VIR_ERR_OPERATION_ABORTED
+                else C.VIR_DOMAIN_JOB_FAILED
+            )
             rec.job = None
             rec.completed_job = stats
-            if rec.active and rec.state == C.VIR_DOMAIN_PAUSED and rec.reason in (
-                    C.VIR_DOMAIN_PAUSED_MIGRATION, C.VIR_DOMAIN_PAUSED_POSTCOPY) \
-                    and self.src.status == "up":
-                actions.unpause(world, self.src, rec, C.VIR_DOMAIN_RUNNING_MIGRATED,
-                                C.VIR_DOMAIN_EVENT_RESUMED_MIGRATED, out)
+            if (
+                rec.active
+                and rec.state == C.VIR_DOMAIN_PAUSED
+                and rec.reason in (C.VIR_DOMAIN_PAUSED_MIGRATION, C.VIR_DOMAIN_PAUSED_POSTCOPY)
+                and self.src.status == "up"
+            ):
+                actions.unpause(
+                    world,
+                    self.src,
+                    rec,
+                    C.VIR_DOMAIN_RUNNING_MIGRATED,
+                    C.VIR_DOMAIN_EVENT_RESUMED_MIGRATED,
+                    out,
+                )
             if self.dst.domains.get(drec.spec.uuid) is drec and drec.active:
                 drec.incoming = False
-                actions.stop(world, self.dst, drec, C.VIR_DOMAIN_SHUTOFF_FAILED,
-                             C.VIR_DOMAIN_EVENT_STOPPED_FAILED, out)
+                actions.stop(
+                    world,
+                    self.dst,
+                    drec,
+                    C.VIR_DOMAIN_SHUTOFF_FAILED,
+                    C.VIR_DOMAIN_EVENT_STOPPED_FAILED,
+                    out,
+                )
         world.deliver(out)
 
     def finish(self, copied: list[str]) -> None:
-        world, src, dst, rec, drec, job = (self.world, self.src, self.dst, self.rec,
-                                           self.drec, self.job)
+        world, src, dst, rec, drec, job = (
+            self.world,
+            self.src,
+            self.dst,
+            self.rec,
+            self.drec,
+            self.job,
+        )
         flags = job.flags
         out: list[Delivery] = []
         with world.lock:
@@ -325,27 +446,52 @@ class _Run:
                 dst.create_file(path, src.file_size(path) or 0)
             drec.incoming = False
             if flags & C.VIR_MIGRATE_PERSIST_DEST:
-                detail = (C.VIR_DOMAIN_EVENT_DEFINED_UPDATED if drec.persistent
-                          else C.VIR_DOMAIN_EVENT_DEFINED_ADDED)
+                detail = (
+                    C.VIR_DOMAIN_EVENT_DEFINED_UPDATED
+                    if drec.persistent
+                    else C.VIR_DOMAIN_EVENT_DEFINED_ADDED
+                )
                 drec.config = rec.config or rec.spec
                 world.lifecycle(dst, drec, C.VIR_DOMAIN_EVENT_DEFINED, detail, out)
             if job.phase == "postcopy":
                 pass
             elif flags & C.VIR_MIGRATE_PAUSED:
                 drec.state, drec.reason = C.VIR_DOMAIN_PAUSED, C.VIR_DOMAIN_PAUSED_USER
-                world.lifecycle(dst, drec, C.VIR_DOMAIN_EVENT_SUSPENDED,
-                                C.VIR_DOMAIN_EVENT_SUSPENDED_PAUSED, out)
+                world.lifecycle(
+                    dst,
+                    drec,
+                    C.VIR_DOMAIN_EVENT_SUSPENDED,
+                    C.VIR_DOMAIN_EVENT_SUSPENDED_PAUSED,
+                    out,
+                )
             else:
-                actions.unpause(world, dst, drec, C.VIR_DOMAIN_RUNNING_MIGRATED,
-                                C.VIR_DOMAIN_EVENT_RESUMED_MIGRATED, out)
+                actions.unpause(
+                    world,
+                    dst,
+                    drec,
+                    C.VIR_DOMAIN_RUNNING_MIGRATED,
+                    C.VIR_DOMAIN_EVENT_RESUMED_MIGRATED,
+                    out,
+                )
             drec.completed_job = stats
             rec.job = None
-            actions.stop(world, src, rec, C.VIR_DOMAIN_SHUTOFF_MIGRATED,
-                         C.VIR_DOMAIN_EVENT_STOPPED_MIGRATED, out)
+            actions.stop(
+                world,
+                src,
+                rec,
+                C.VIR_DOMAIN_SHUTOFF_MIGRATED,
+                C.VIR_DOMAIN_EVENT_STOPPED_MIGRATED,
+                out,
+            )
             rec.completed_job = stats
             if flags & C.VIR_MIGRATE_UNDEFINE_SOURCE and rec.persistent:
-                world.lifecycle(src, rec, C.VIR_DOMAIN_EVENT_UNDEFINED,
-                                C.VIR_DOMAIN_EVENT_UNDEFINED_REMOVED, out)
+                world.lifecycle(
+                    src,
+                    rec,
+                    C.VIR_DOMAIN_EVENT_UNDEFINED,
+                    C.VIR_DOMAIN_EVENT_UNDEFINED_REMOVED,
+                    out,
+                )
                 rec.config = None
                 src.domains.pop(rec.spec.uuid, None)
         world.deliver(out)

@@ -21,18 +21,24 @@ if TYPE_CHECKING:
     from fakevirt.world import World
 
 
-
 def _host(where: virConnect | str, world: World | None = None) -> tuple[World, Host]:
     from fakevirt import world as default_world
     from fakevirt.connection import virConnect as _Conn
+
     if isinstance(where, _Conn):
         return where.world, where.host
     w = world or default_world()
     return w, w.host(where)
 
 
-def create_image(where: virConnect | str, path: str, size: int, fmt: str = "qcow2",
-                 backing: str | None = None, world: World | None = None) -> None:
+def create_image(
+    where: virConnect | str,
+    path: str,
+    size: int,
+    fmt: str = "qcow2",
+    backing: str | None = None,
+    world: World | None = None,
+) -> None:
     """``qemu-img create -f fmt [-b backing] path size`` on the host (size in bytes)."""
     w, host = _host(where, world)
     with w.lock:
@@ -60,8 +66,13 @@ def size(where: virConnect | str, path: str, world: World | None = None) -> int 
         return host.file_size(path)
 
 
-def copy(src: virConnect | str, src_path: str, dst: virConnect | str, dst_path: str,
-         world: World | None = None) -> None:
+def copy(
+    src: virConnect | str,
+    src_path: str,
+    dst: virConnect | str,
+    dst_path: str,
+    world: World | None = None,
+) -> None:
     """Copy an image between hosts (``scp``/``rsync``, or ``cp`` on the same host)."""
     w, shost = _host(src, world)
     _, dhost = _host(dst, world)
@@ -72,8 +83,7 @@ def copy(src: virConnect | str, src_path: str, dst: virConnect | str, dst_path: 
         dhost.create_file(dst_path, sz)
 
 
-def resize(where: virConnect | str, path: str, new_size: int,
-           world: World | None = None) -> None:
+def resize(where: virConnect | str, path: str, new_size: int, world: World | None = None) -> None:
     """``qemu-img resize path new_size``."""
     w, host = _host(where, world)
     with w.lock:

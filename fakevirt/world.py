@@ -24,9 +24,20 @@ from fakevirt.model import TEST_URI, Delivery, DomainRecord, Host, SharedStorage
 if TYPE_CHECKING:
     from fakevirt.connection import virConnect
 
-EVENT_NAMES = {getattr(C, f"VIR_DOMAIN_EVENT_{n}"): n for n in (
-    "DEFINED", "UNDEFINED", "STARTED", "SUSPENDED", "RESUMED", "STOPPED", "SHUTDOWN",
-    "PMSUSPENDED", "CRASHED")}
+EVENT_NAMES = {
+    getattr(C, f"VIR_DOMAIN_EVENT_{n}"): n
+    for n in (
+        "DEFINED",
+        "UNDEFINED",
+        "STARTED",
+        "SUSPENDED",
+        "RESUMED",
+        "STOPPED",
+        "SHUTDOWN",
+        "PMSUSPENDED",
+        "CRASHED",
+    )
+}
 
 _TEST_DOMAIN_XML = """<domain type='test'><name>test</name>
 <uuid>6695eb01-f6a4-8304-79aa-97f2502e193f</uuid>
@@ -63,8 +74,12 @@ class World:
     seconds.
     """
 
-    def __init__(self, clock: Clock | None = None, immediate_events: bool = False,
-                 check_disk_files: bool = True) -> None:
+    def __init__(
+        self,
+        clock: Clock | None = None,
+        immediate_events: bool = False,
+        check_disk_files: bool = True,
+    ) -> None:
         self.lock = threading.RLock()
         self.cond = threading.Condition(self.lock)
         self.clock: Clock = clock or InstantClock()
@@ -83,20 +98,43 @@ class World:
 
     # ---- building --------------------------------------------------------------------
     def _add_test_host(self) -> None:
-        host = Host(hostname=socket.gethostname(), uri=TEST_URI, flavour="test", vcpus=16,
-                    memory_kib=3072 * 1024, cpu_model="i686", arch="i686", mhz=1400,
-                    host_uuid="6695eb01-f6a4-8304-79aa-97f2502e193f")
+        host = Host(
+            hostname=socket.gethostname(),
+            uri=TEST_URI,
+            flavour="test",
+            vcpus=16,
+            memory_kib=3072 * 1024,
+            cpu_model="i686",
+            arch="i686",
+            mhz=1400,
+            host_uuid="6695eb01-f6a4-8304-79aa-97f2502e193f",
+        )
         spec = parse_domain(_TEST_DOMAIN_XML)
-        rec = DomainRecord(spec=spec, config=spec, state=C.VIR_DOMAIN_RUNNING,
-                           reason=C.VIR_DOMAIN_RUNNING_UNKNOWN, id=1)
+        rec = DomainRecord(
+            spec=spec,
+            config=spec,
+            state=C.VIR_DOMAIN_RUNNING,
+            reason=C.VIR_DOMAIN_RUNNING_UNKNOWN,
+            id=1,
+        )
         host.domains[spec.uuid] = rec
         host.next_id = 2
         self.hosts[TEST_URI] = host
 
-    def add_host(self, hostname: str, *, vcpus: int = 8, memory_mb: int = 16384,
-                 disk_gb: int = 100, cpu_model: str = "Skylake-Client-IBRS",
-                 cpu_vendor: str = "Intel", host_uuid: str | None = None,
-                 arch: str = "x86_64", mhz: int = 2400, kvm: bool = False) -> Host:
+    def add_host(
+        self,
+        hostname: str,
+        *,
+        vcpus: int = 8,
+        memory_mb: int = 16384,
+        disk_gb: int = 100,
+        cpu_model: str = "Skylake-Client-IBRS",
+        cpu_vendor: str = "Intel",
+        host_uuid: str | None = None,
+        arch: str = "x86_64",
+        mhz: int = 2400,
+        kvm: bool = False,
+    ) -> Host:
         """Add a QEMU-like host reachable as ``fake://<hostname>/system``.
 
         ``qemu://``, ``qemu+tcp://``, ``qemu+ssh://`` and ``qemu+tls://`` URIs naming the same
@@ -107,10 +145,19 @@ class World:
         with self.lock:
             if hostname in self.hosts:
                 raise ValueError(f"host {hostname!r} already exists")
-            host = Host(hostname=hostname, uri=f"fake://{hostname}/system", vcpus=vcpus,
-                        memory_kib=memory_mb * 1024, disk_bytes=disk_gb * 1024**3,
-                        cpu_model=cpu_model, cpu_vendor=cpu_vendor, arch=arch, mhz=mhz,
-                        host_uuid=host_uuid or str(uuidlib.uuid4()), kvm=kvm)
+            host = Host(
+                hostname=hostname,
+                uri=f"fake://{hostname}/system",
+                vcpus=vcpus,
+                memory_kib=memory_mb * 1024,
+                disk_bytes=disk_gb * 1024**3,
+                cpu_model=cpu_model,
+                cpu_vendor=cpu_vendor,
+                arch=arch,
+                mhz=mhz,
+                host_uuid=host_uuid or str(uuidlib.uuid4()),
+                kvm=kvm,
+            )
             self.hosts[hostname] = host
             return host
 
@@ -132,8 +179,9 @@ class World:
         host = self.hosts.get(name)
         return host if host is not None and host.flavour == "qemu" else None
 
-    def add_shared_storage(self, name: str, mount_path: str, hosts: Iterable[str],
-                           fs: str = "local") -> SharedStorage:
+    def add_shared_storage(
+        self, name: str, mount_path: str, hosts: Iterable[str], fs: str = "local"
+    ) -> SharedStorage:
         """Mount a shared filesystem/volume at ``mount_path`` on each of ``hosts``.
 
         ``fs`` is "local" (default, libvirt does not trust it: migration needs UNSAFE),
@@ -168,6 +216,7 @@ class World:
                 self._faults[fault.id] = fault
         if fault.kind in ONE_SHOT:
             from fakevirt.actions import apply_one_shot
+
             apply_one_shot(self, fault)
         elif fault.kind == "host_hang":
             with self.lock:
@@ -198,9 +247,15 @@ class World:
         with self.lock:
             return list(self._faults.values())
 
-    def take_fault(self, kind: str, host: str | None, domain: str | None = None,
-                   op: str | None = None, event: str | None = None,
-                   phase: str | None = None) -> Fault | None:
+    def take_fault(
+        self,
+        kind: str,
+        host: str | None,
+        domain: str | None = None,
+        op: str | None = None,
+        event: str | None = None,
+        phase: str | None = None,
+    ) -> Fault | None:
         """Find an active fault that applies, counting one use of it. Caller holds no lock."""
         if not self._faults:
             return None
@@ -215,8 +270,9 @@ class World:
         return None
 
     # ---- events ----------------------------------------------------------------------
-    def lifecycle(self, host: Host, rec: DomainRecord, event: int, detail: int,
-                  out: list[Delivery]) -> None:
+    def lifecycle(
+        self, host: Host, rec: DomainRecord, event: int, detail: int, out: list[Delivery]
+    ) -> None:
         """Queue a lifecycle event of rec on host for every matching registration."""
         if not host.conns:
             return
@@ -234,16 +290,24 @@ class World:
         if host.conns:
             self._fan_out(host, rec, C.VIR_DOMAIN_EVENT_ID_REBOOT, (), 0.0, out)
 
-    def _fan_out(self, host: Host, rec: DomainRecord, event_id: int, args: tuple[int, ...],
-                 delay: float, out: list[Delivery]) -> None:
+    def _fan_out(
+        self,
+        host: Host,
+        rec: DomainRecord,
+        event_id: int,
+        args: tuple[int, ...],
+        delay: float,
+        out: list[Delivery],
+    ) -> None:
         due = self.clock.now() + delay if delay else 0.0
         name, uuid, dom_id = rec.spec.name, rec.spec.uuid, rec.id
         for conn in host.conns:
             for reg in conn.registrations():
                 if reg.event_id != event_id or reg.dom_uuid not in (None, uuid):
                     continue
-                out.append(Delivery(due, _caller(conn, reg.cb, name, uuid, dom_id, args,
-                                                 reg.opaque)))
+                out.append(
+                    Delivery(due, _caller(conn, reg.cb, name, uuid, dom_id, args, reg.opaque))
+                )
 
     def close_event(self, conn: virConnect, reason: int, out: list[Delivery]) -> None:
         """Queue the close callback of conn, if it has one."""
@@ -298,14 +362,21 @@ class World:
             changes["machine"] = "pc-i440fx-7.2"
         if not spec.boot and spec.kernel is None:
             changes["boot"] = ("hd",)
-        if host.flavour == "test" and not any(x.lstrip().startswith("<clock")
-                                              for x in spec.extra):
+        if host.flavour == "test" and not any(x.lstrip().startswith("<clock") for x in spec.extra):
             changes["extra"] = (*spec.extra, "  <clock offset='utc'/>")
         return spec.with_changes(**changes) if changes else spec
 
 
-def _caller(conn: virConnect, cb: Callable[..., Any], name: str, uuid: str, dom_id: int,
-            args: tuple[int, ...], opaque: Any) -> Callable[[], None]:
+def _caller(
+    conn: virConnect,
+    cb: Callable[..., Any],
+    name: str,
+    uuid: str,
+    dom_id: int,
+    args: tuple[int, ...],
+    opaque: Any,
+) -> Callable[[], None]:
     def call() -> None:
         cb(conn, conn.domain_handle(name, uuid, dom_id), *args, opaque)
+
     return call

@@ -44,7 +44,15 @@ def in_process_connection(
 
     from testbed.web.transport import mount_wsgi
 
-    auth = v3.Password(**_auth(IN_PROCESS_URL, user, password, project))
+    fields = _auth(IN_PROCESS_URL, user, password, project)
+    auth = v3.Password(
+        auth_url=fields["auth_url"],
+        username=fields["username"],
+        password=fields["password"],
+        project_name=fields["project_name"],
+        user_domain_id=fields["user_domain_id"],
+        project_domain_id=fields["project_domain_id"],
+    )
     session = ks_session.Session(auth=auth)
     mount_wsgi(session.session, IN_PROCESS_URL, app)
     return openstack.connection.Connection(

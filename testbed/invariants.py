@@ -101,9 +101,9 @@ def check_invariants(runtime: Runtime) -> list[str]:
         if inst.node and inst.uuid in consumers:
             held[inst.node].append(inst.flavor)
     for m in open_migrations.values():
-        inst = instances.get(m.instance_uuid)
-        if inst is not None and m.uuid in consumers and m.source_node:
-            held[m.source_node].append(inst.old_flavor or inst.flavor)
+        moving = instances.get(m.instance_uuid)
+        if moving is not None and m.uuid in consumers and m.source_node:
+            held[m.source_node].append(moving.old_flavor or moving.flavor)
     per_node: dict[str, list[Allocation]] = defaultdict(list)
     for a in allocations:
         per_node[a.node_uuid].append(a)
@@ -123,8 +123,8 @@ def check_invariants(runtime: Runtime) -> list[str]:
     for m in migrations:
         if m.status in TERMINAL_MIGRATION_STATUSES:
             continue
-        inst = instances.get(m.instance_uuid)
-        if inst is None or (inst.task_state is None and inst.vm_state != "resized"):
+        migrating = instances.get(m.instance_uuid)
+        if migrating is None or (migrating.task_state is None and migrating.vm_state != "resized"):
             problems.append(
                 f"migration {m.id} ({m.migration_type}) is {m.status} but its "
                 "instance is not mid-task"

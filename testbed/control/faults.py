@@ -134,9 +134,10 @@ class FaultBoard:
             runtime.virt.clear_faults(number)
         elif prefix == "host":
             with self._lock:
-                event = self._host_events.get(fault_id)
-            if event is None:
+                found = self._host_events.get(fault_id)
+            if found is None:
                 raise NotFound(f"Fault {fault_id} could not be found.")
+            event = found
             self._host_fault(
                 {
                     "kind": "recover" if event["kind"] == "crash" else "service_start",

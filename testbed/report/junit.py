@@ -33,11 +33,15 @@ def _secs(value: float) -> str:
 
 def _case(suite: ET.Element, backend: str, test: TestResult) -> None:
     classname, name = split_nodeid(test.nodeid)
-    case = ET.SubElement(suite, "testcase", {
-        "classname": f"{backend}.{classname}" if classname else backend,
-        "name": clean(name or test.name),
-        "time": _secs(test.duration),
-    })
+    case = ET.SubElement(
+        suite,
+        "testcase",
+        {
+            "classname": f"{backend}.{classname}" if classname else backend,
+            "name": clean(name or test.name),
+            "time": _secs(test.duration),
+        },
+    )
     message = clean(test.message)
     if test.outcome in ("failed", "error"):
         tag = "failure" if test.outcome == "failed" else "error"
@@ -50,14 +54,17 @@ def _case(suite: ET.Element, backend: str, test: TestResult) -> None:
 def render_junit(results: Results) -> str:
     """JUnit XML text for ``results``: a ``<testsuites>`` with one ``<testsuite>`` per run."""
     totals = count(t for run in results.runs for t in run.tests)
-    root = ET.Element("testsuites", {
-        "name": "nova-testbed conformance",
-        "tests": str(totals.total),
-        "failures": str(totals.failed),
-        "errors": str(totals.error),
-        "skipped": str(totals.skipped),
-        "time": _secs(sum(run.wall_time for run in results.runs)),
-    })
+    root = ET.Element(
+        "testsuites",
+        {
+            "name": "nova-testbed conformance",
+            "tests": str(totals.total),
+            "failures": str(totals.failed),
+            "errors": str(totals.error),
+            "skipped": str(totals.skipped),
+            "time": _secs(sum(run.wall_time for run in results.runs)),
+        },
+    )
     for label, run in zip(run_labels(results), results.runs, strict=True):
         c = count(run.tests)
         attrs = {

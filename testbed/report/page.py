@@ -139,21 +139,31 @@ def _matrix(results: Results, labels: list[str]) -> str:
 
 def _key() -> str:
     """A one-line key to the sequence diagrams' arrows and notes."""
-    items = [("h", "HTTP request"), ("c", "RPC call"), ("a", "RPC cast / fanout"),
-             ("r", "reply"), ("d", "driver call")]
+    items = [
+        ("h", "HTTP request"),
+        ("c", "RPC call"),
+        ("a", "RPC cast / fanout"),
+        ("r", "reply"),
+        ("d", "driver call"),
+    ]
     parts, x = [], 0
     for style, label in items:
-        parts.append(f'<path class="{style}" d="M{x} 11H{x + 34}"/>'
-                     f'<text x="{x + 40}" y="15">{label}</text>')
+        parts.append(
+            f'<path class="{style}" d="M{x} 11H{x + 34}"/><text x="{x + 40}" y="15">{label}</text>'
+        )
         x += 48 + int(len(label) * 6.3) + 18
     for style, label in (("n", "DB write"), ("x", "fault")):
         w = int(len(label) * 6.3) + 12
-        parts.append(f'<g class="{style}"><rect x="{x}" y="3" width="{w}" height="15" rx="3"/>'
-                     f'<text x="{x + 6}" y="14">{label}</text></g>')
+        parts.append(
+            f'<g class="{style}"><rect x="{x}" y="3" width="{w}" height="15" rx="3"/>'
+            f'<text x="{x + 6}" y="14">{label}</text></g>'
+        )
         x += w + 18
-    return (f'<p class="key"><span>Request flows:</span><svg class="sq k" '
-            f'xmlns="http://www.w3.org/2000/svg" width="{x}" height="22" role="img" '
-            f'aria-label="key to the diagrams">{"".join(parts)}</svg></p>')
+    return (
+        f'<p class="key"><span>Request flows:</span><svg class="sq k" '
+        f'xmlns="http://www.w3.org/2000/svg" width="{x}" height="22" role="img" '
+        f'aria-label="key to the diagrams">{"".join(parts)}</svg></p>'
+    )
 
 
 def _toolbar(n_tests: int, n_differs: int) -> str:

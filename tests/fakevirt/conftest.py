@@ -38,16 +38,15 @@ class SteppedClock:
     def wait_for_sleeper(self, timeout: float = 5.0) -> None:
         """Wait (on a condition, no polling) until a thread is blocked on the clock."""
         with self._cond:
-            assert self._cond.wait_for(
-                lambda: any(d > self._now for d in self._deadlines), timeout)
+            assert self._cond.wait_for(lambda: any(d > self._now for d in self._deadlines), timeout)
 
     def run_until(self, done: threading.Event, step: float = 1.0, timeout: float = 5.0) -> None:
         """Advance time step by step whenever a thread blocks on the clock, until done."""
         while True:
             with self._cond:
                 assert self._cond.wait_for(
-                    lambda: done.is_set() or any(d > self._now for d in self._deadlines),
-                    timeout)
+                    lambda: done.is_set() or any(d > self._now for d in self._deadlines), timeout
+                )
                 if done.is_set():
                     return
                 self._now += step
@@ -65,21 +64,31 @@ class SteppedClock:
             self._cond.notify_all()
 
 
-def domain_xml(name: str = "vm1", disk: str | None = DISK, memory_mib: int = 512,
-               extra_devices: str = "", uuid: str | None = None) -> str:
+def domain_xml(
+    name: str = "vm1",
+    disk: str | None = DISK,
+    memory_mib: int = 512,
+    extra_devices: str = "",
+    uuid: str | None = None,
+) -> str:
     """A small QEMU domain with one file disk."""
-    disk_xml = (f"<disk type='file' device='disk'><driver name='qemu' type='qcow2'/>"
-                f"<source file='{disk}'/><target dev='vda' bus='virtio'/></disk>"
-                if disk else "")
+    disk_xml = (
+        f"<disk type='file' device='disk'><driver name='qemu' type='qcow2'/>"
+        f"<source file='{disk}'/><target dev='vda' bus='virtio'/></disk>"
+        if disk
+        else ""
+    )
     uuid_xml = f"<uuid>{uuid}</uuid>" if uuid else ""
-    return (f"<domain type='qemu'><name>{name}</name>{uuid_xml}"
-            f"<memory unit='MiB'>{memory_mib}</memory><vcpu>1</vcpu>"
-            "<os><type arch='x86_64'>hvm</type><kernel>/boot/vmlinuz</kernel>"
-            "<initrd>/boot/initrd</initrd><cmdline>console=ttyS0</cmdline></os>"
-            f"<devices>{disk_xml}<interface type='bridge'><mac address='52:54:00:00:00:01'/>"
-            "<source bridge='br0'/><model type='virtio'/></interface>"
-            "<serial type='file'><source path='/tmp/console.log'/><target port='0'/></serial>"
-            f"{extra_devices}</devices></domain>")
+    return (
+        f"<domain type='qemu'><name>{name}</name>{uuid_xml}"
+        f"<memory unit='MiB'>{memory_mib}</memory><vcpu>1</vcpu>"
+        "<os><type arch='x86_64'>hvm</type><kernel>/boot/vmlinuz</kernel>"
+        "<initrd>/boot/initrd</initrd><cmdline>console=ttyS0</cmdline></os>"
+        f"<devices>{disk_xml}<interface type='bridge'><mac address='52:54:00:00:00:01'/>"
+        "<source bridge='br0'/><model type='virtio'/></interface>"
+        "<serial type='file'><source path='/tmp/console.log'/><target port='0'/></serial>"
+        f"{extra_devices}</devices></domain>"
+    )
 
 
 @pytest.fixture
@@ -88,8 +97,13 @@ def world() -> Iterator[fakevirt.World]:
     w = fakevirt.reset(immediate_events=True)
     fakevirt.registerErrorHandler(lambda ctx, err: None, None)
     for i in (1, 2):
-        w.add_host(f"node{i}", vcpus=4, memory_mb=8192, disk_gb=50,
-                   host_uuid=f"00000000-0000-0000-0000-00000000000{i}")
+        w.add_host(
+            f"node{i}",
+            vcpus=4,
+            memory_mb=8192,
+            disk_gb=50,
+            host_uuid=f"00000000-0000-0000-0000-00000000000{i}",
+        )
     yield w
     fakevirt.reset()
 

@@ -39,6 +39,16 @@ def test_constants_reexported() -> None:
 @pytest.mark.skipif(not API_XML.exists(), reason="libvirt-api.xml is not installed")
 def test_generator_reproduces_committed_file() -> None:
     """tools/gen_fakevirt_constants.py regenerates fakevirt/constants.py byte for byte."""
-    out = subprocess.run([sys.executable, str(ROOT / "tools" / "gen_fakevirt_constants.py"),
-                          str(API_XML), "-o", "-"], check=True, capture_output=True, text=True)
+    out = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "tools" / "gen_fakevirt_constants.py"),
+            str(API_XML),
+            "-o",
+            "-",
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
     assert out.stdout == (ROOT / "fakevirt" / "constants.py").read_text()

@@ -17,11 +17,15 @@ def test_events_wait_for_the_event_loop() -> None:
     seen: list[tuple[str, int, int, str]] = []
     dom = conn.defineXML(domain_xml(disk=None))
     cid = conn.domainEventRegisterAny(
-        dom, lv.VIR_DOMAIN_EVENT_ID_LIFECYCLE,
-        lambda c, d, e, detail, opaque: seen.append((d.name(), e, detail, opaque)), "op")
+        dom,
+        lv.VIR_DOMAIN_EVENT_ID_LIFECYCLE,
+        lambda c, d, e, detail, opaque: seen.append((d.name(), e, detail, opaque)),
+        "op",
+    )
     reboots: list[str] = []
-    conn.domainEventRegisterAny(None, lv.VIR_DOMAIN_EVENT_ID_REBOOT,
-                                lambda c, d, opaque: reboots.append(d.name()), None)
+    conn.domainEventRegisterAny(
+        None, lv.VIR_DOMAIN_EVENT_ID_REBOOT, lambda c, d, opaque: reboots.append(d.name()), None
+    )
     dom.create()
     dom.reboot()
     assert seen == [] and w.pending_events() == 2

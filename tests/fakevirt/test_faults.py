@@ -24,7 +24,8 @@ def _boot(conn: lv.virConnect, name: str = "vm1", persistent: bool = True) -> lv
 def test_kinds_are_discoverable_and_serialisable() -> None:
     """Faults round-trip through plain dicts; bad ones are refused."""
     assert {"host_crash", "host_hang", "migration_failure", "lost_events"} <= set(
-        lv.supported_kinds())
+        lv.supported_kinds()
+    )
     fault = lv.Fault(kind="migration_failure", host="node1", phase="switchover", count=1)
     assert lv.Fault.from_dict(fault.to_dict()) == fault
     with pytest.raises(ValueError):
@@ -42,14 +43,19 @@ def test_host_crash_and_recovery(world: lv.World, conn: lv.virConnect) -> None:
     world.inject({"kind": "host_crash", "host": "node1"})
     assert closed == [lv.VIR_CONNECT_CLOSE_REASON_EOF]
     assert conn.isAlive() == 0
-    assert error_of(conn.listAllDomains) == (lv.VIR_ERR_INTERNAL_ERROR, lv.VIR_FROM_RPC,
-                                             "internal error: client socket is closed")
+    assert error_of(conn.listAllDomains) == (
+        lv.VIR_ERR_INTERNAL_ERROR,
+        lv.VIR_FROM_RPC,
+        "internal error: client socket is closed",
+    )
     assert error_of(lambda: lv.open("fake://node1/system"))[2].endswith("No route to host")
     world.inject(lv.Fault(kind="host_recover", host="node1"))
     again = lv.open("fake://node1/system")
     assert [d.name() for d in again.listAllDomains()] == ["vm1"]
-    assert again.lookupByName("vm1").state() == [lv.VIR_DOMAIN_SHUTOFF,
-                                                 lv.VIR_DOMAIN_SHUTOFF_CRASHED]
+    assert again.lookupByName("vm1").state() == [
+        lv.VIR_DOMAIN_SHUTOFF,
+        lv.VIR_DOMAIN_SHUTOFF_CRASHED,
+    ]
 
 
 def test_host_hang_with_keepalive(world: lv.World, conn: lv.virConnect) -> None:
@@ -96,7 +102,8 @@ def test_guest_actions_and_state_drift(world: lv.World, conn: lv.virConnect) -> 
         (E.VIR_DOMAIN_EVENT_STOPPED, E.VIR_DOMAIN_EVENT_STOPPED_SHUTDOWN),
         (E.VIR_DOMAIN_EVENT_STARTED, E.VIR_DOMAIN_EVENT_STARTED_BOOTED),
         (E.VIR_DOMAIN_EVENT_CRASHED, E.VIR_DOMAIN_EVENT_CRASHED_PANICKED),
-        (E.VIR_DOMAIN_EVENT_STOPPED, E.VIR_DOMAIN_EVENT_STOPPED_CRASHED)]
+        (E.VIR_DOMAIN_EVENT_STOPPED, E.VIR_DOMAIN_EVENT_STOPPED_CRASHED),
+    ]
 
 
 def test_guest_ignores_acpi(world: lv.World, conn: lv.virConnect) -> None:
@@ -131,8 +138,7 @@ def test_lost_delayed_events_and_slow_operations(world: lv.World, conn: lv.virCo
 
 
 @pytest.mark.parametrize("phase", ["before_start", "memory_copy", "switchover"])
-def test_migration_failure_rolls_back(world: lv.World, conn: lv.virConnect,
-                                      phase: str) -> None:
+def test_migration_failure_rolls_back(world: lv.World, conn: lv.virConnect, phase: str) -> None:
     """A failed migration leaves the guest running on the source, none on the destination."""
     world.add_shared_storage("i", "/var/lib/nova/instances", ["node1", "node2"])
     storage.create_image(conn, "/var/lib/nova/instances/vm1/disk", 1 << 20)
@@ -146,8 +152,10 @@ def test_migration_failure_rolls_back(world: lv.World, conn: lv.virConnect,
     assert lv.open("fake://node2/system").listAllDomains() == []
     expected: list[Any] = []
     if phase == "switchover":
-        expected = [(lv.VIR_DOMAIN_EVENT_SUSPENDED, lv.VIR_DOMAIN_EVENT_SUSPENDED_MIGRATED),
-                    (lv.VIR_DOMAIN_EVENT_RESUMED, lv.VIR_DOMAIN_EVENT_RESUMED_MIGRATED)]
+        expected = [
+            (lv.VIR_DOMAIN_EVENT_SUSPENDED, lv.VIR_DOMAIN_EVENT_SUSPENDED_MIGRATED),
+            (lv.VIR_DOMAIN_EVENT_RESUMED, lv.VIR_DOMAIN_EVENT_RESUMED_MIGRATED),
+        ]
     assert [e[1:] for e in ev.take()] == expected
     dom.migrateToURI3("fake://node2/system", {}, P2P)
     assert dom.isActive() == 0

@@ -46,22 +46,33 @@ def test_qemu_errors(conn: lv.virConnect) -> None:
     """Invalid transitions fail with the QEMU driver's codes and messages."""
     storage.create_image(conn, DISK, 1 << 30)
     dom = conn.defineXML(domain_xml())
-    assert error_of(dom.suspend) == (lv.VIR_ERR_OPERATION_INVALID, lv.VIR_FROM_DOMAIN,
-                                     "Requested operation is not valid: domain is not running")
+    assert error_of(dom.suspend) == (
+        lv.VIR_ERR_OPERATION_INVALID,
+        lv.VIR_FROM_DOMAIN,
+        "Requested operation is not valid: domain is not running",
+    )
     assert error_of(dom.destroy)[0] == lv.VIR_ERR_OPERATION_INVALID
     dom.create()
-    assert error_of(dom.create) == (lv.VIR_ERR_OPERATION_INVALID, lv.VIR_FROM_QEMU,
-                                    "Requested operation is not valid: domain is already running")
+    assert error_of(dom.create) == (
+        lv.VIR_ERR_OPERATION_INVALID,
+        lv.VIR_FROM_QEMU,
+        "Requested operation is not valid: domain is already running",
+    )
     assert error_of(dom.resume)[2].endswith("domain is already running")
     assert error_of(lambda: conn.lookupByName("nope")) == (
-        lv.VIR_ERR_NO_DOMAIN, lv.VIR_FROM_QEMU,
-        "Domain not found: no domain with matching name 'nope'")
-    assert error_of(lambda: conn.defineXML(domain_xml(uuid="6695eb01-f6a4-8304-79aa-"
-                                                           "97f2502e1930")))[0] == \
-        lv.VIR_ERR_OPERATION_FAILED
+        lv.VIR_ERR_NO_DOMAIN,
+        lv.VIR_FROM_QEMU,
+        "Domain not found: no domain with matching name 'nope'",
+    )
+    assert (
+        error_of(lambda: conn.defineXML(domain_xml(uuid="6695eb01-f6a4-8304-79aa-97f2502e1930")))[0]
+        == lv.VIR_ERR_OPERATION_FAILED
+    )
     assert error_of(lambda: conn.defineXML("<domain"))[0] == lv.VIR_ERR_XML_DETAIL
-    assert error_of(lambda: conn.defineXML(domain_xml().replace("'qemu'", "'kvm'")))[0] == \
-        lv.VIR_ERR_CONFIG_UNSUPPORTED
+    assert (
+        error_of(lambda: conn.defineXML(domain_xml().replace("'qemu'", "'kvm'")))[0]
+        == lv.VIR_ERR_CONFIG_UNSUPPORTED
+    )
     transient = conn.createXML(domain_xml("t1", disk=None))
     assert error_of(transient.undefine)[2].endswith("cannot undefine transient domain")
 
@@ -80,23 +91,33 @@ def test_xml_round_trip_and_devices(conn: lv.virConnect) -> None:
     storage.create_image(conn, "/data/vol", 1 << 20)
     dom = conn.defineXML(domain_xml())
     xml = dom.XMLDesc()
-    for piece in ("<kernel>/boot/vmlinuz</kernel>", "<cmdline>console=ttyS0</cmdline>",
-                  f"<source file='{DISK}'/>", "<source bridge='br0'/>",
-                  "<source path='/tmp/console.log'/>"):
+    for piece in (
+        "<kernel>/boot/vmlinuz</kernel>",
+        "<cmdline>console=ttyS0</cmdline>",
+        f"<source file='{DISK}'/>",
+        "<source bridge='br0'/>",
+        "<source path='/tmp/console.log'/>",
+    ):
         assert piece in xml
     assert conn.defineXML(xml).XMLDesc() == xml
     dom.create()
     assert "id='1'" in dom.XMLDesc()
-    disk = ("<disk type='block' device='disk'><source dev='/data/vol'/>"
-            "<target dev='vdb' bus='virtio'/></disk>")
+    disk = (
+        "<disk type='block' device='disk'><source dev='/data/vol'/>"
+        "<target dev='vdb' bus='virtio'/></disk>"
+    )
     dom.attachDeviceFlags(disk, lv.VIR_DOMAIN_AFFECT_LIVE | lv.VIR_DOMAIN_AFFECT_CONFIG)
     assert "<source dev='/data/vol'/>" in dom.XMLDesc(lv.VIR_DOMAIN_XML_INACTIVE)
-    assert error_of(lambda: dom.attachDeviceFlags(disk, lv.VIR_DOMAIN_AFFECT_LIVE))[0] == \
-        lv.VIR_ERR_OPERATION_FAILED
+    assert (
+        error_of(lambda: dom.attachDeviceFlags(disk, lv.VIR_DOMAIN_AFFECT_LIVE))[0]
+        == lv.VIR_ERR_OPERATION_FAILED
+    )
     dom.detachDeviceFlags(disk, lv.VIR_DOMAIN_AFFECT_LIVE)
     assert "vdb" not in dom.XMLDesc() and "vdb" in dom.XMLDesc(lv.VIR_DOMAIN_XML_INACTIVE)
-    assert error_of(lambda: dom.detachDeviceFlags(disk, lv.VIR_DOMAIN_AFFECT_LIVE))[0] == \
-        lv.VIR_ERR_DEVICE_MISSING
+    assert (
+        error_of(lambda: dom.detachDeviceFlags(disk, lv.VIR_DOMAIN_AFFECT_LIVE))[0]
+        == lv.VIR_ERR_DEVICE_MISSING
+    )
 
 
 def test_list_filters_and_managed_save(conn: lv.virConnect) -> None:
@@ -110,12 +131,14 @@ def test_list_filters_and_managed_save(conn: lv.virConnect) -> None:
 
     def names(flags: int) -> list[str]:
         return sorted(d.name() for d in conn.listAllDomains(flags))
+
     assert names(0) == ["a", "b", "t"]
     assert names(lv.VIR_CONNECT_LIST_DOMAINS_ACTIVE) == ["a", "t"]
     assert names(lv.VIR_CONNECT_LIST_DOMAINS_INACTIVE) == ["b"]
     assert names(lv.VIR_CONNECT_LIST_DOMAINS_TRANSIENT) == ["t"]
-    assert names(lv.VIR_CONNECT_LIST_DOMAINS_ACTIVE | lv.VIR_CONNECT_LIST_DOMAINS_PERSISTENT) \
-        == ["a"]
+    assert names(lv.VIR_CONNECT_LIST_DOMAINS_ACTIVE | lv.VIR_CONNECT_LIST_DOMAINS_PERSISTENT) == [
+        "a"
+    ]
     assert conn.numOfDomains() == 2 and conn.listDefinedDomains() == ["b"]
     ev.take()
     a.managedSave()
@@ -125,7 +148,8 @@ def test_list_filters_and_managed_save(conn: lv.virConnect) -> None:
     assert a.state() == [lv.VIR_DOMAIN_RUNNING, lv.VIR_DOMAIN_RUNNING_RESTORED]
     assert [e[1:] for e in ev.take()] == [
         (lv.VIR_DOMAIN_EVENT_STOPPED, lv.VIR_DOMAIN_EVENT_STOPPED_SAVED),
-        (lv.VIR_DOMAIN_EVENT_STARTED, lv.VIR_DOMAIN_EVENT_STARTED_RESTORED)]
+        (lv.VIR_DOMAIN_EVENT_STARTED, lv.VIR_DOMAIN_EVENT_STARTED_RESTORED),
+    ]
 
 
 def test_host_info(world: lv.World, conn: lv.virConnect) -> None:

@@ -32,26 +32,31 @@ def test_refusals(world: lv.World, conn: lv.virConnect) -> None:
     code, _, msg = error_of(lambda: dom.migrateToURI3("fake://clone/system", {}, P2P))
     assert code == lv.VIR_ERR_INTERNAL_ERROR and "same host" in msg
     assert error_of(lambda: dom.migrateToURI3(DST, {}, P2P))[:2] == (
-        lv.VIR_ERR_MIGRATE_UNSAFE, lv.VIR_FROM_QEMU)
+        lv.VIR_ERR_MIGRATE_UNSAFE,
+        lv.VIR_FROM_QEMU,
+    )
     block = P2P | lv.VIR_MIGRATE_NON_SHARED_DISK
     assert error_of(lambda: dom.migrateToURI3(DST, {}, block))[0] == lv.VIR_ERR_NO_STORAGE_POOL
-    assert error_of(lambda: dom.migrateToURI3(DST, {}, lv.VIR_MIGRATE_LIVE))[0] == \
-        lv.VIR_ERR_ARGUMENT_UNSUPPORTED
+    assert (
+        error_of(lambda: dom.migrateToURI3(DST, {}, lv.VIR_MIGRATE_LIVE))[0]
+        == lv.VIR_ERR_ARGUMENT_UNSUPPORTED
+    )
     code, _, msg = error_of(lambda: dom.migrateToURI3("qemu+tcp://gone/system", {}, P2P))
     assert code == lv.VIR_ERR_OPERATION_FAILED and "Connection refused" in msg
     assert dom.state()[0] == lv.VIR_DOMAIN_RUNNING
 
 
-def test_block_migration_moves_domain_with_events(world: lv.World,
-                                                  conn: lv.virConnect) -> None:
+def test_block_migration_moves_domain_with_events(world: lv.World, conn: lv.virConnect) -> None:
     """NON_SHARED_DISK with a pre-created disk: the guest runs on node2, events both sides."""
     dom = running(conn)
     dconn = lv.open(DST)
     storage.create_image(dconn, DISK, 0)
     src_ev, dst_ev = Events(conn), Events(dconn)
-    dom.migrateToURI3(DST, {lv.VIR_MIGRATE_PARAM_URI: "tcp://node2",
-                            lv.VIR_MIGRATE_PARAM_BANDWIDTH: 64},
-                      FULL | lv.VIR_MIGRATE_NON_SHARED_DISK)
+    dom.migrateToURI3(
+        DST,
+        {lv.VIR_MIGRATE_PARAM_URI: "tcp://node2", lv.VIR_MIGRATE_PARAM_BANDWIDTH: 64},
+        FULL | lv.VIR_MIGRATE_NON_SHARED_DISK,
+    )
     moved = dconn.lookupByName("vm1")
     assert moved.state() == [lv.VIR_DOMAIN_RUNNING, lv.VIR_DOMAIN_RUNNING_MIGRATED]
     assert moved.isPersistent() == 1
@@ -65,31 +70,43 @@ def test_block_migration_moves_domain_with_events(world: lv.World,
     assert [e[1:] for e in src_ev.take()] == [
         (E.VIR_DOMAIN_EVENT_SUSPENDED, E.VIR_DOMAIN_EVENT_SUSPENDED_MIGRATED),
         (E.VIR_DOMAIN_EVENT_STOPPED, E.VIR_DOMAIN_EVENT_STOPPED_MIGRATED),
-        (E.VIR_DOMAIN_EVENT_UNDEFINED, E.VIR_DOMAIN_EVENT_UNDEFINED_REMOVED)]
+        (E.VIR_DOMAIN_EVENT_UNDEFINED, E.VIR_DOMAIN_EVENT_UNDEFINED_REMOVED),
+    ]
     assert [e[1:] for e in dst_ev.take()] == [
         (E.VIR_DOMAIN_EVENT_STARTED, E.VIR_DOMAIN_EVENT_STARTED_MIGRATED),
         (E.VIR_DOMAIN_EVENT_DEFINED, E.VIR_DOMAIN_EVENT_DEFINED_ADDED),
-        (E.VIR_DOMAIN_EVENT_RESUMED, E.VIR_DOMAIN_EVENT_RESUMED_MIGRATED)]
+        (E.VIR_DOMAIN_EVENT_RESUMED, E.VIR_DOMAIN_EVENT_RESUMED_MIGRATED),
+    ]
 
 
-@pytest.mark.parametrize(("fs", "flags", "ok"), [
-    ("local", P2P, False), ("local", P2P | lv.VIR_MIGRATE_UNSAFE, True),
-    ("cluster", P2P, True), ("nfs", P2P, False)])
-def test_shared_storage_safety(world: lv.World, conn: lv.virConnect, fs: str, flags: int,
-                               ok: bool) -> None:
+@pytest.mark.parametrize(
+    ("fs", "flags", "ok"),
+    [
+        ("local", P2P, False),
+        ("local", P2P | lv.VIR_MIGRATE_UNSAFE, True),
+        ("cluster", P2P, True),
+        ("nfs", P2P, False),
+    ],
+)
+def test_shared_storage_safety(
+    world: lv.World, conn: lv.virConnect, fs: str, flags: int, ok: bool
+) -> None:
     """Disks on shared storage need UNSAFE unless libvirt trusts the filesystem."""
     world.add_shared_storage("instances", "/var/lib/nova/instances", ["node1", "node2"], fs=fs)
     dom = running(conn)
     assert storage.exists("node2", DISK)
     if ok:
         dom.migrateToURI3(DST, {}, flags | lv.VIR_MIGRATE_PAUSED)
-        assert lv.open(DST).lookupByName("vm1").state() == [lv.VIR_DOMAIN_PAUSED,
-                                                            lv.VIR_DOMAIN_PAUSED_USER]
-        assert dom.isPersistent() == 1 and dom.state() == [lv.VIR_DOMAIN_SHUTOFF,
-                                                           lv.VIR_DOMAIN_SHUTOFF_MIGRATED]
+        assert lv.open(DST).lookupByName("vm1").state() == [
+            lv.VIR_DOMAIN_PAUSED,
+            lv.VIR_DOMAIN_PAUSED_USER,
+        ]
+        assert dom.isPersistent() == 1 and dom.state() == [
+            lv.VIR_DOMAIN_SHUTOFF,
+            lv.VIR_DOMAIN_SHUTOFF_MIGRATED,
+        ]
     else:
-        assert error_of(lambda: dom.migrateToURI3(DST, {}, flags))[0] == \
-            lv.VIR_ERR_MIGRATE_UNSAFE
+        assert error_of(lambda: dom.migrateToURI3(DST, {}, flags))[0] == lv.VIR_ERR_MIGRATE_UNSAFE
 
 
 def test_migrate_disks_param(world: lv.World, conn: lv.virConnect) -> None:
@@ -101,13 +118,15 @@ def test_migrate_disks_param(world: lv.World, conn: lv.virConnect) -> None:
     dom = conn.defineXML(domain_xml(extra_devices=vol))
     dom.create()
     storage.create_image("node2", DISK, 0)
-    dom.migrateToURI3(DST, {lv.VIR_MIGRATE_PARAM_MIGRATE_DISKS: ["vda"]},
-                      P2P | lv.VIR_MIGRATE_NON_SHARED_DISK)
+    dom.migrateToURI3(
+        DST, {lv.VIR_MIGRATE_PARAM_MIGRATE_DISKS: ["vda"]}, P2P | lv.VIR_MIGRATE_NON_SHARED_DISK
+    )
     assert lv.open(DST).lookupByName("vm1").isActive() == 1
 
 
-def _start_migration(dom: lv.virDomain, flags: int, params: dict[str, Any],
-                     clock: SteppedClock) -> tuple[threading.Event, list[Any]]:
+def _start_migration(
+    dom: lv.virDomain, flags: int, params: dict[str, Any], clock: SteppedClock
+) -> tuple[threading.Event, list[Any]]:
     """Run migrateToURI3 in a thread; the event is set (and the clock poked) when it ends."""
     result: list[Any] = []
     done = threading.Event()
@@ -120,6 +139,7 @@ def _start_migration(dom: lv.virDomain, flags: int, params: dict[str, Any],
         finally:
             done.set()
             clock.poke()
+
     threading.Thread(target=target, daemon=True).start()
     return done, result
 
@@ -132,11 +152,13 @@ def stepped(world: lv.World) -> SteppedClock:
     return clock
 
 
-def test_progress_and_abort_from_another_thread(world: lv.World, conn: lv.virConnect,
-                                                stepped: SteppedClock) -> None:
+def test_progress_and_abort_from_another_thread(
+    world: lv.World, conn: lv.virConnect, stepped: SteppedClock
+) -> None:
     """jobStats shows progress mid-migration; abortJob makes it fail, guest stays put."""
-    world.add_shared_storage("instances", "/var/lib/nova/instances", ["node1", "node2"],
-                             fs="cluster")
+    world.add_shared_storage(
+        "instances", "/var/lib/nova/instances", ["node1", "node2"], fs="cluster"
+    )
     dom = running(conn)
     done, result = _start_migration(dom, P2P, {lv.VIR_MIGRATE_PARAM_BANDWIDTH: 128}, stepped)
     stepped.wait_for_sleeper()
@@ -159,11 +181,13 @@ def test_progress_and_abort_from_another_thread(world: lv.World, conn: lv.virCon
     assert error_of(dom.abortJob)[0] == lv.VIR_ERR_OPERATION_INVALID
 
 
-def test_post_copy_finishes_a_non_converging_migration(world: lv.World, conn: lv.virConnect,
-                                                       stepped: SteppedClock) -> None:
+def test_post_copy_finishes_a_non_converging_migration(
+    world: lv.World, conn: lv.virConnect, stepped: SteppedClock
+) -> None:
     """Dirty rate above bandwidth never converges; post-copy ends it."""
-    world.add_shared_storage("instances", "/var/lib/nova/instances", ["node1", "node2"],
-                             fs="cluster")
+    world.add_shared_storage(
+        "instances", "/var/lib/nova/instances", ["node1", "node2"], fs="cluster"
+    )
     world.migration_dirty_rate_mib = 1000
     dom = running(conn)
     assert error_of(dom.migrateStartPostCopy)[0] == lv.VIR_ERR_OPERATION_INVALID
@@ -176,8 +200,10 @@ def test_post_copy_finishes_a_non_converging_migration(world: lv.World, conn: lv
     dom.migrateStartPostCopy()
     stepped.run_until(done)
     assert result == [0]
-    assert lv.open(DST).lookupByName("vm1").state() == [lv.VIR_DOMAIN_RUNNING,
-                                                       lv.VIR_DOMAIN_RUNNING_POSTCOPY]
+    assert lv.open(DST).lookupByName("vm1").state() == [
+        lv.VIR_DOMAIN_RUNNING,
+        lv.VIR_DOMAIN_RUNNING_POSTCOPY,
+    ]
 
 
 def test_max_downtime(world: lv.World, conn: lv.virConnect) -> None:

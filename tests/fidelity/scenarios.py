@@ -15,12 +15,15 @@ UUID2 = "11111111-2222-3333-4444-555555555556"
 MARKER_UUID = "99999999-2222-3333-4444-555555555555"
 
 
-def domain_xml(name: str = "vm1", uuid: str = UUID1, memory_kib: int = 131072,
-               extra: str = "") -> str:
+def domain_xml(
+    name: str = "vm1", uuid: str = UUID1, memory_kib: int = 131072, extra: str = ""
+) -> str:
     """A small test-driver domain."""
-    return (f"<domain type='test'><name>{name}</name><uuid>{uuid}</uuid>"
-            f"<memory>{memory_kib}</memory><vcpu>1</vcpu><os><type>hvm</type></os>"
-            f"{extra}</domain>")
+    return (
+        f"<domain type='test'><name>{name}</name><uuid>{uuid}</uuid>"
+        f"<memory>{memory_kib}</memory><vcpu>1</vcpu><os><type>hvm</type></os>"
+        f"{extra}</domain>"
+    )
 
 
 class Transcript:
@@ -30,8 +33,13 @@ class Transcript:
         self.lv = lv
         self.entries: list[tuple[str, Any]] = []
 
-    def call(self, label: str, fn: Callable[[], Any],
-             norm: Callable[[Any], Any] = lambda r: r, redact: str | None = None) -> Any:
+    def call(
+        self,
+        label: str,
+        fn: Callable[[], Any],
+        norm: Callable[[Any], Any] = lambda r: r,
+        redact: str | None = None,
+    ) -> Any:
         """Run fn, recording its normalised result or its libvirtError.
 
         ``redact`` is replaced by "<n>" in error messages (ids the real test driver keeps
@@ -108,11 +116,24 @@ def host_info(lv: Any, c: Any, t: Transcript) -> None:
     t.call("listDomainsID", c.listDomainsID)
     t.call("numOfDomains", c.numOfDomains)
     t.call("listDefinedDomains", c.listDefinedDomains)
-    for flag in ("ACTIVE", "INACTIVE", "PERSISTENT", "TRANSIENT", "RUNNING", "PAUSED",
-                 "SHUTOFF", "OTHER", "MANAGEDSAVE", "NO_MANAGEDSAVE"):
+    for flag in (
+        "ACTIVE",
+        "INACTIVE",
+        "PERSISTENT",
+        "TRANSIENT",
+        "RUNNING",
+        "PAUSED",
+        "SHUTOFF",
+        "OTHER",
+        "MANAGEDSAVE",
+        "NO_MANAGEDSAVE",
+    ):
         value = getattr(lv, f"VIR_CONNECT_LIST_DOMAINS_{flag}")
-        t.call(f"listAllDomains {flag}", lambda v=value: c.listAllDomains(v),
-               lambda r: sorted(d.name() for d in r))
+        t.call(
+            f"listAllDomains {flag}",
+            lambda v=value: c.listAllDomains(v),
+            lambda r: sorted(d.name() for d in r),
+        )
     d = c.lookupByName("test")
     t.call("state", d.state)
     t.call("info", d.info, info4)
@@ -140,8 +161,12 @@ def xml_errors(lv: Any, c: Any, t: Transcript) -> None:
     t.call("malformed", lambda: c.defineXML("<domain"))
     t.call("wrong root", lambda: c.defineXML("<foo/>"))
     t.call("no name", lambda: c.defineXML("<domain type='test'><memory>1024</memory></domain>"))
-    t.call("no type", lambda: c.defineXML(
-        "<domain><name>x</name><memory>1024</memory><os><type>hvm</type></os></domain>"))
+    t.call(
+        "no type",
+        lambda: c.defineXML(
+            "<domain><name>x</name><memory>1024</memory><os><type>hvm</type></os></domain>"
+        ),
+    )
 
 
 def lifecycle(lv: Any, c: Any, t: Transcript) -> None:
@@ -222,9 +247,11 @@ def managed_save(lv: Any, c: Any, t: Transcript) -> None:
     t.call("managedSave", d.managedSave)
     t.call("state", d.state)
     t.call("hasManagedSaveImage", d.hasManagedSaveImage)
-    t.call("listAllDomains MANAGEDSAVE",
-           lambda: c.listAllDomains(lv.VIR_CONNECT_LIST_DOMAINS_MANAGEDSAVE),
-           lambda r: [x.name() for x in r])
+    t.call(
+        "listAllDomains MANAGEDSAVE",
+        lambda: c.listAllDomains(lv.VIR_CONNECT_LIST_DOMAINS_MANAGEDSAVE),
+        lambda r: [x.name() for x in r],
+    )
     t.call("undefine with image", d.undefine)
     t.call("create restores", d.create)
     t.call("state restored", d.state)
@@ -234,8 +261,9 @@ def managed_save(lv: Any, c: Any, t: Transcript) -> None:
     t.call("hasManagedSaveImage removed", d.hasManagedSaveImage)
     t.call("create fresh", d.create)
     d.managedSave()
-    t.call("undefineFlags MANAGED_SAVE",
-           lambda: d.undefineFlags(lv.VIR_DOMAIN_UNDEFINE_MANAGED_SAVE))
+    t.call(
+        "undefineFlags MANAGED_SAVE", lambda: d.undefineFlags(lv.VIR_DOMAIN_UNDEFINE_MANAGED_SAVE)
+    )
     t.call("lookup", lambda: c.lookupByName("ms1"))
 
 
@@ -245,17 +273,25 @@ NOVA_NS = "http://openstack.org/xmlns/libvirt/nova/1.1"
 def metadata(lv: Any, c: Any, t: Transcript) -> None:
     """setMetadata / metadata and their XML."""
     d = c.defineXML(domain_xml("md"))
-    t.call("set element", lambda: d.setMetadata(lv.VIR_DOMAIN_METADATA_ELEMENT,
-                                                "<foo a='1'>bar</foo>", "nova", NOVA_NS, 0))
+    t.call(
+        "set element",
+        lambda: d.setMetadata(
+            lv.VIR_DOMAIN_METADATA_ELEMENT, "<foo a='1'>bar</foo>", "nova", NOVA_NS, 0
+        ),
+    )
     t.call("get element", lambda: d.metadata(lv.VIR_DOMAIN_METADATA_ELEMENT, NOVA_NS))
     t.call("XMLDesc", d.XMLDesc)
     t.call("get missing", lambda: d.metadata(lv.VIR_DOMAIN_METADATA_ELEMENT, "http://x/y"))
-    t.call("set description", lambda: d.setMetadata(lv.VIR_DOMAIN_METADATA_DESCRIPTION,
-                                                    "desc", None, None, 0))
+    t.call(
+        "set description",
+        lambda: d.setMetadata(lv.VIR_DOMAIN_METADATA_DESCRIPTION, "desc", None, None, 0),
+    )
     t.call("get description", lambda: d.metadata(lv.VIR_DOMAIN_METADATA_DESCRIPTION, None))
     t.call("get title", lambda: d.metadata(lv.VIR_DOMAIN_METADATA_TITLE, None))
-    t.call("remove element", lambda: d.setMetadata(lv.VIR_DOMAIN_METADATA_ELEMENT, None,
-                                                   None, NOVA_NS, 0))
+    t.call(
+        "remove element",
+        lambda: d.setMetadata(lv.VIR_DOMAIN_METADATA_ELEMENT, None, None, NOVA_NS, 0),
+    )
     t.call("get removed", lambda: d.metadata(lv.VIR_DOMAIN_METADATA_ELEMENT, NOVA_NS))
     d.undefine()
 
@@ -264,15 +300,30 @@ def callbacks(lv: Any, c: Any, t: Transcript) -> None:
     """Callback ids, per-domain registration and deregistration errors."""
     seen: list[str] = []
     d = c.defineXML(domain_xml("cb"))
-    cid = t.call("register dom", lambda: c.domainEventRegisterAny(
-        d, lv.VIR_DOMAIN_EVENT_ID_LIFECYCLE, lambda *a: seen.append("x"), None),
-        lambda r: isinstance(r, int))
+    cid = t.call(
+        "register dom",
+        lambda: c.domainEventRegisterAny(
+            d, lv.VIR_DOMAIN_EVENT_ID_LIFECYCLE, lambda *a: seen.append("x"), None
+        ),
+        lambda r: isinstance(r, int),
+    )
     t.call("deregister", lambda: c.domainEventDeregisterAny(cid))
     t.call("deregister again", lambda: c.domainEventDeregisterAny(cid), redact=str(cid))
     d.undefine()
 
 
 SCENARIOS: dict[str, Callable[[Any, Any, Transcript], None]] = {
-    f.__name__: f for f in (host_info, lookup_errors, xml_errors, lifecycle, conflicts,
-                            transient, managed_save, metadata, callbacks)}
+    f.__name__: f
+    for f in (
+        host_info,
+        lookup_errors,
+        xml_errors,
+        lifecycle,
+        conflicts,
+        transient,
+        managed_save,
+        metadata,
+        callbacks,
+    )
+}
 EVENT_SCENARIOS = ("lifecycle", "conflicts", "transient", "managed_save")

@@ -33,6 +33,7 @@ def _load(backend: str) -> Any:
             _loop_started.set()
         return lv
     import fakevirt
+
     fakevirt.reset()
     fakevirt.registerErrorHandler(lambda ctx, err: None, None)
     return fakevirt
@@ -91,22 +92,27 @@ def test_scenario(backend: str, name: str) -> None:
         assert _err(entries, "no name")[0] == lv.VIR_ERR_NO_NAME
     elif name == "lifecycle":
         assert _err(entries, "destroy shutoff")[0] == lv.VIR_ERR_OPERATION_INVALID
-        assert _get(entries, "state paused") == ("ok", [lv.VIR_DOMAIN_PAUSED,
-                                                        lv.VIR_DOMAIN_PAUSED_USER])
+        assert _get(entries, "state paused") == (
+            "ok",
+            [lv.VIR_DOMAIN_PAUSED, lv.VIR_DOMAIN_PAUSED_USER],
+        )
         assert _err(entries, "state gone")[0] == lv.VIR_ERR_NO_DOMAIN
         assert ("vm1", lv.VIR_DOMAIN_EVENT_STARTED, lv.VIR_DOMAIN_EVENT_STARTED_BOOTED) in events
-        assert events[0] == ("vm1", lv.VIR_DOMAIN_EVENT_DEFINED,
-                             lv.VIR_DOMAIN_EVENT_DEFINED_ADDED)
+        assert events[0] == ("vm1", lv.VIR_DOMAIN_EVENT_DEFINED, lv.VIR_DOMAIN_EVENT_DEFINED_ADDED)
     elif name == "conflicts":
-        assert _err(entries, "same name other uuid") == (lv.VIR_ERR_OPERATION_FAILED,
-                                                         lv.VIR_FROM_DOMAIN)
+        assert _err(entries, "same name other uuid") == (
+            lv.VIR_ERR_OPERATION_FAILED,
+            lv.VIR_FROM_DOMAIN,
+        )
         assert _err(entries, "createXML same uuid")[0] == lv.VIR_ERR_OPERATION_INVALID
     elif name == "transient":
         assert _get(entries, "isPersistent") == ("ok", 0)
         assert _err(entries, "lookup")[0] == lv.VIR_ERR_NO_DOMAIN
     elif name == "managed_save":
-        assert _get(entries, "state") == ("ok", [lv.VIR_DOMAIN_SHUTOFF,
-                                                 lv.VIR_DOMAIN_SHUTOFF_SAVED])
+        assert _get(entries, "state") == (
+            "ok",
+            [lv.VIR_DOMAIN_SHUTOFF, lv.VIR_DOMAIN_SHUTOFF_SAVED],
+        )
         assert _err(entries, "undefine with image")[0] == lv.VIR_ERR_OPERATION_INVALID
     elif name == "metadata":
         assert _get(entries, "get element") == ("ok", '<foo a="1">bar</foo>')

@@ -31,7 +31,9 @@ class Image:
         counts: Counter[tuple[int, int, int]] = Counter()
         c = self.channels
         for row in self.rows:
-            counts.update(zip(row[0::c * step], row[1::c * step], row[2::c * step], strict=False))
+            counts.update(
+                zip(row[0 :: c * step], row[1 :: c * step], row[2 :: c * step], strict=False)
+            )
         return counts
 
 
@@ -92,8 +94,7 @@ def decode_png(data: bytes) -> Image:
     prev = bytes(stride)
     for y in range(height):
         start = y * (stride + 1)
-        line = _unfilter(raw[start], bytearray(raw[start + 1 : start + 1 + stride]), prev,
-                         channels)
+        line = _unfilter(raw[start], bytearray(raw[start + 1 : start + 1 + stride]), prev, channels)
         rows.append(line)
         prev = line
     return Image(width, height, channels, rows)

@@ -29,20 +29,48 @@ class TraceBuilder:
         self.t = start
         self.request_id = request_id
 
-    def add(self, kind: str, source: str, target: str | None, name: str, *,
-            instance: str | None = None, dt: float = 0.0, **detail: Any) -> None:
+    def add(
+        self,
+        kind: str,
+        source: str,
+        target: str | None,
+        name: str,
+        *,
+        instance: str | None = None,
+        dt: float = 0.0,
+        **detail: Any,
+    ) -> None:
         """Advance the clock by ``dt`` and record one event."""
         self.t = round(self.t + dt, 3)
-        self.events.append({
-            "seq": len(self.events) + 1, "t": self.t, "wall": 1_790_000_000.0 + len(self.events),
-            "request_id": self.request_id, "kind": kind, "source": source, "target": target,
-            "name": name, "instance_uuid": instance, "detail": detail, "duration": None,
-        })
+        self.events.append(
+            {
+                "seq": len(self.events) + 1,
+                "t": self.t,
+                "wall": 1_790_000_000.0 + len(self.events),
+                "request_id": self.request_id,
+                "kind": kind,
+                "source": source,
+                "target": target,
+                "name": name,
+                "instance_uuid": instance,
+                "detail": detail,
+                "duration": None,
+            }
+        )
 
     def state(self, instance: str, vm: str, task: str | None, power: int, dt: float = 0.0) -> None:
         """Record a state change of ``instance``."""
-        self.add("state", "compute:host1", None, "instance.update", instance=instance, dt=dt,
-                 vm_state=vm, task_state=task, power_state=power)
+        self.add(
+            "state",
+            "compute:host1",
+            None,
+            "instance.update",
+            instance=instance,
+            dt=dt,
+            vm_state=vm,
+            task_state=task,
+            power_state=power,
+        )
 
 
 def boot_trace(instance: str, host: str = "host1", request_id: str = "req-0001") -> TraceBuilder:
@@ -93,63 +121,136 @@ def migrate_trace(instance: str, request_id: str) -> TraceBuilder:
     b.add("rpc.reply", "compute:host2", "compute:host1", "pre_live_migration", dt=0.2)
     b.add("driver", "compute:host1", "hypervisor:host1", "migrateToURI3", dt=0.01)
     b.add("driver", "compute:host1", "hypervisor:host1", "jobStats", dt=20.0)
-    b.add("rpc.cast", "compute:host1", "compute:host2", "post_live_migration_at_destination",
-          dt=19.0)
+    b.add(
+        "rpc.cast", "compute:host1", "compute:host2", "post_live_migration_at_destination", dt=19.0
+    )
     b.add("db", "compute:host2", None, "UPDATE instances", instance=instance, dt=0.1)
     b.state(instance, "active", None, 1)
     b.add("rpc.fanout", "compute:host2", "scheduler", "update_instance_info")
     return b
 
 
-def _test(nodeid: str, capability: str, outcome: str, duration: float,
-          trace: list[Event], message: str = "", longrepr: str | None = None) -> dict[str, Any]:
+def _test(
+    nodeid: str,
+    capability: str,
+    outcome: str,
+    duration: float,
+    trace: list[Event],
+    message: str = "",
+    longrepr: str | None = None,
+) -> dict[str, Any]:
     return {
-        "nodeid": nodeid, "name": nodeid.rsplit("::", 1)[-1], "test_id": stable_uuid(nodeid),
-        "capability": capability, "outcome": outcome, "duration": duration,
-        "message": message, "longrepr": longrepr, "trace": trace,
+        "nodeid": nodeid,
+        "name": nodeid.rsplit("::", 1)[-1],
+        "test_id": stable_uuid(nodeid),
+        "capability": capability,
+        "outcome": outcome,
+        "duration": duration,
+        "message": message,
+        "longrepr": longrepr,
+        "trace": trace,
     }
 
 
-FAIL_TEXT = ("AssertionError: expected vm_state 'active', got 'error' <script>alert(1)</script>"
-             " & \x1b[31mred\x1b[0m")
+FAIL_TEXT = (
+    "AssertionError: expected vm_state 'active', got 'error' <script>alert(1)</script>"
+    " & \x1b[31mred\x1b[0m"
+)
 
 
 def _tests_for(backend: str) -> list[dict[str, Any]]:
     tests: list[dict[str, Any]] = []
     inst = stable_uuid("instance", 1)
-    tests.append(_test("conformance/test_lifecycle.py::test_boot", "lifecycle", "passed", 0.412,
-                       boot_trace(inst).events))
-    tests.append(_test("conformance/test_lifecycle.py::test_boot_and_delete[<b>&\"x\"]",
-                       "lifecycle", "passed", 0.233, boot_trace(stable_uuid("i", 2)).events))
-    tests.append(_test("conformance/test_lifecycle.py::test_console_log", "lifecycle", "skipped",
-                       0.001, [], message="console log not supported by the fake driver"))
+    tests.append(
+        _test(
+            "conformance/test_lifecycle.py::test_boot",
+            "lifecycle",
+            "passed",
+            0.412,
+            boot_trace(inst).events,
+        )
+    )
+    tests.append(
+        _test(
+            'conformance/test_lifecycle.py::test_boot_and_delete[<b>&"x"]',
+            "lifecycle",
+            "passed",
+            0.233,
+            boot_trace(stable_uuid("i", 2)).events,
+        )
+    )
+    tests.append(
+        _test(
+            "conformance/test_lifecycle.py::test_console_log",
+            "lifecycle",
+            "skipped",
+            0.001,
+            [],
+            message="console log not supported by the fake driver",
+        )
+    )
     mig = migrate_trace(stable_uuid("i", 3), "req-0003")
     differs = backend == "qemu"
     if differs:
         mig.add("fault", "hypervisor:host1", None, "migration stalled", dt=0.5)
         mig.state(stable_uuid("i", 3), "error", None, 1)
-    tests.append(_test(
-        "conformance/test_live_migration.py::TestBlock::test_block_migration",
-        "live-migration-block", "failed" if differs else "passed", 1.9 if differs else 1.2,
-        mig.events, message=FAIL_TEXT if differs else "",
-        longrepr=("conformance/test_live_migration.py:42: in test_block_migration\n"
-                  "    assert server.status == 'ACTIVE'\n" + FAIL_TEXT) if differs else None,
-    ))
+    tests.append(
+        _test(
+            "conformance/test_live_migration.py::TestBlock::test_block_migration",
+            "live-migration-block",
+            "failed" if differs else "passed",
+            1.9 if differs else 1.2,
+            mig.events,
+            message=FAIL_TEXT if differs else "",
+            longrepr=(
+                "conformance/test_live_migration.py:42: in test_block_migration\n"
+                "    assert server.status == 'ACTIVE'\n" + FAIL_TEXT
+            )
+            if differs
+            else None,
+        )
+    )
     resize = boot_trace(stable_uuid("i", 4), request_id="req-0004")
     resize.add("http", "client", "api", "POST /servers/action resize", status=400, dt=0.5)
-    tests.append(_test("conformance/test_resize.py::test_resize_to_same_flavor_is_rejected",
-                       "resize", "passed", 0.3, resize.events))
+    tests.append(
+        _test(
+            "conformance/test_resize.py::test_resize_to_same_flavor_is_rejected",
+            "resize",
+            "passed",
+            0.3,
+            resize.events,
+        )
+    )
     long = boot_trace(stable_uuid("i", 5), request_id="req-0005")
     for i in range(140):
-        long.add("rpc.call" if i % 2 == 0 else "rpc.reply",
-                 "conductor" if i % 2 == 0 else "scheduler",
-                 "scheduler" if i % 2 == 0 else "conductor", f"select_destinations_{i}", dt=0.05)
-    tests.append(_test("conformance/test_evacuate.py::test_evacuate_many", "evacuate",
-                       "error" if backend == "fake" else "passed", 2.5, long.events,
-                       message="fixture 'cloud' failed", longrepr="E   RuntimeError: boom"))
+        long.add(
+            "rpc.call" if i % 2 == 0 else "rpc.reply",
+            "conductor" if i % 2 == 0 else "scheduler",
+            "scheduler" if i % 2 == 0 else "conductor",
+            f"select_destinations_{i}",
+            dt=0.05,
+        )
+    tests.append(
+        _test(
+            "conformance/test_evacuate.py::test_evacuate_many",
+            "evacuate",
+            "error" if backend == "fake" else "passed",
+            2.5,
+            long.events,
+            message="fixture 'cloud' failed",
+            longrepr="E   RuntimeError: boom",
+        )
+    )
     if backend == "fake":
-        tests.append(_test("conformance/test_quotas.py::test_instances_quota", "quotas",
-                           "passed", 0.05, boot_trace(stable_uuid("i", 6)).events))
+        tests.append(
+            _test(
+                "conformance/test_quotas.py::test_instances_quota",
+                "quotas",
+                "passed",
+                0.05,
+                boot_trace(stable_uuid("i", 6)).events,
+            )
+        )
     return tests
 
 
@@ -158,20 +259,37 @@ def sample_results(backends: tuple[str, ...] = ("fake", "qemu")) -> dict[str, An
     runs = []
     for i, backend in enumerate(backends):
         tests = _tests_for(backend)
-        runs.append({
-            "backend": backend, "started": f"2026-11-24T01:0{i}:00Z",
-            "wall_time": 11.8 + 30 * i, "workers": 2 - i,
-            "environment": {"python": "3.11.7", "testbed": "0.1.0",
-                            "libvirt": "fakevirt" if backend == "fake" else "9.0.0"},
-            "tests": tests,
-        })
+        runs.append(
+            {
+                "backend": backend,
+                "started": f"2026-11-24T01:0{i}:00Z",
+                "wall_time": 11.8 + 30 * i,
+                "workers": 2 - i,
+                "environment": {
+                    "python": "3.11.7",
+                    "testbed": "0.1.0",
+                    "libvirt": "fakevirt" if backend == "fake" else "9.0.0",
+                },
+                "tests": tests,
+            }
+        )
     return {"format": 1, "runs": runs}
 
 
 def large_results(n_tests: int = 200, events: int = 100) -> dict[str, Any]:
     """About ``n_tests`` tests per backend on two backends, each trace ``events`` long."""
-    caps = ("lifecycle", "state-machine", "api-errors", "cold-migration", "resize",
-            "live-migration-block", "evacuate", "rebuild", "ha-recovery", "power-sync")
+    caps = (
+        "lifecycle",
+        "state-machine",
+        "api-errors",
+        "cold-migration",
+        "resize",
+        "live-migration-block",
+        "evacuate",
+        "rebuild",
+        "ha-recovery",
+        "power-sync",
+    )
     runs = []
     for backend in ("fake", "qemu"):
         tests = []
@@ -183,11 +301,25 @@ def large_results(n_tests: int = 200, events: int = 100) -> dict[str, Any]:
                 b.add("rpc.call", "conductor", f"compute:host{k % 3 + 1}", f"poll_{k}", dt=0.1)
                 k += 1
             outcome = "failed" if n % 17 == 0 else "skipped" if n % 11 == 0 else "passed"
-            tests.append(_test(f"conformance/test_{caps[n % len(caps)]}.py::test_case_{n:03d}",
-                               caps[n % len(caps)], outcome, 0.1 + n / 1000, b.events[:events],
-                               message="boom" if outcome != "passed" else "",
-                               longrepr="Traceback...\nAssertionError" if outcome == "failed"
-                               else None))
-        runs.append({"backend": backend, "started": "2026-11-24T01:00:00Z", "wall_time": 60.0,
-                     "workers": 2, "environment": {"python": "3.11.7"}, "tests": tests})
+            tests.append(
+                _test(
+                    f"conformance/test_{caps[n % len(caps)]}.py::test_case_{n:03d}",
+                    caps[n % len(caps)],
+                    outcome,
+                    0.1 + n / 1000,
+                    b.events[:events],
+                    message="boom" if outcome != "passed" else "",
+                    longrepr="Traceback...\nAssertionError" if outcome == "failed" else None,
+                )
+            )
+        runs.append(
+            {
+                "backend": backend,
+                "started": "2026-11-24T01:00:00Z",
+                "wall_time": 60.0,
+                "workers": 2,
+                "environment": {"python": "3.11.7"},
+                "tests": tests,
+            }
+        )
     return {"format": 1, "runs": runs}

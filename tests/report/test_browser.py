@@ -35,10 +35,19 @@ def _chromium(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
     profile = tmp_path / "profile"
     profile.mkdir(exist_ok=True)
     cmd = [
-        CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-        "--no-first-run", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--hide-scrollbars", "--force-device-scale-factor=1",
-        f"--user-data-dir={profile}", *args,
+        CHROMIUM,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--hide-scrollbars",
+        "--force-device-scale-factor=1",
+        f"--user-data-dir={profile}",
+        *args,
     ]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=False)
 
@@ -50,8 +59,11 @@ def _rgb(colour: str) -> tuple[int, int, int]:
 
 def _near(counts: Counter[tuple[int, int, int]], colour: str, tolerance: int = 2) -> int:
     want = _rgb(colour)
-    return sum(n for rgb, n in counts.items()
-               if all(abs(a - b) <= tolerance for a, b in zip(rgb, want, strict=True)))
+    return sum(
+        n
+        for rgb, n in counts.items()
+        if all(abs(a - b) <= tolerance for a, b in zip(rgb, want, strict=True))
+    )
 
 
 @pytest.fixture(scope="module")

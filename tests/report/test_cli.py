@@ -42,8 +42,9 @@ def test_render_from_files_rejects_bad_input(tmp_path: Path) -> None:
     assert not (tmp_path / "x.html").exists()
 
 
-def test_main_reports_errors_with_exit_code_2(tmp_path: Path,
-                                              capsys: pytest.CaptureFixture[str]) -> None:
+def test_main_reports_errors_with_exit_code_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     bad = _write(tmp_path / "bad.json", [])
     assert main([str(bad), "-o", str(tmp_path / "r.html")]) == 2
     assert "bad.json: results: expected an object" in capsys.readouterr().err
@@ -53,9 +54,20 @@ def test_module_runs_as_a_program(tmp_path: Path) -> None:
     src = _write(tmp_path / "r.json", sample_results())
     out = tmp_path / "r.html"
     proc = subprocess.run(
-        [sys.executable, "-m", "testbed.report", str(src), "-o", str(out), "--junit",
-         str(tmp_path / "j.xml")],
-        capture_output=True, text=True, check=False, cwd=Path(__file__).resolve().parents[2],
+        [
+            sys.executable,
+            "-m",
+            "testbed.report",
+            str(src),
+            "-o",
+            str(out),
+            "--junit",
+            str(tmp_path / "j.xml"),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=Path(__file__).resolve().parents[2],
     )
     assert proc.returncode == 0, proc.stderr
     assert "fake: 7 tests in 11.8 s with 2 workers: 5 passed, 1 failed, 1 skipped" in proc.stdout

@@ -29,10 +29,28 @@ SVG = "{http://www.w3.org/2000/svg}"
 
 
 def _trace(builder: TraceBuilder) -> tuple[TraceEvent, ...]:
-    data = {"format": 1, "runs": [{"backend": "b", "started": "", "wall_time": 1, "workers": 1,
-                                   "tests": [{"nodeid": "t.py::t", "name": "t", "test_id": "x",
-                                              "capability": "c", "outcome": "passed",
-                                              "duration": 0, "trace": builder.events}]}]}
+    data = {
+        "format": 1,
+        "runs": [
+            {
+                "backend": "b",
+                "started": "",
+                "wall_time": 1,
+                "workers": 1,
+                "tests": [
+                    {
+                        "nodeid": "t.py::t",
+                        "name": "t",
+                        "test_id": "x",
+                        "capability": "c",
+                        "outcome": "passed",
+                        "duration": 0,
+                        "trace": builder.events,
+                    }
+                ],
+            }
+        ],
+    }
     return parse_results(data).runs[0].tests[0].trace
 
 
@@ -41,17 +59,51 @@ def _svg(text: str) -> ET.Element:
 
 
 def test_lifelines_come_in_the_fixed_order_and_only_when_used() -> None:
-    names = ["hypervisor:b", "control", "volume", "compute:b", "client", "api", "zzz",
-             "compute:a", "image", "identity", "scheduler", "network", "conductor",
-             "hypervisor:a"]
+    names = [
+        "hypervisor:b",
+        "control",
+        "volume",
+        "compute:b",
+        "client",
+        "api",
+        "zzz",
+        "compute:a",
+        "image",
+        "identity",
+        "scheduler",
+        "network",
+        "conductor",
+        "hypervisor:a",
+    ]
     assert sorted(names, key=lifeline_sort_key) == [
-        "client", "identity", "api", "conductor", "scheduler", "compute:a", "compute:b",
-        "image", "network", "volume", "hypervisor:a", "hypervisor:b", "control", "zzz",
+        "client",
+        "identity",
+        "api",
+        "conductor",
+        "scheduler",
+        "compute:a",
+        "compute:b",
+        "image",
+        "network",
+        "volume",
+        "hypervisor:a",
+        "hypervisor:b",
+        "control",
+        "zzz",
     ]
     trace = _trace(migrate_trace(stable_uuid("i"), "req-1"))
     assert lifelines(messages(trace)) == [
-        "client", "identity", "api", "conductor", "scheduler", "compute:host1",
-        "compute:host2", "image", "network", "hypervisor:host1", "hypervisor:host2",
+        "client",
+        "identity",
+        "api",
+        "conductor",
+        "scheduler",
+        "compute:host1",
+        "compute:host2",
+        "image",
+        "network",
+        "hypervisor:host1",
+        "hypervisor:host2",
     ]
 
 
@@ -59,19 +111,52 @@ def test_sequence_svg_draws_heads_arrows_and_notes_in_trace_order() -> None:
     trace = _trace(boot_trace(stable_uuid("i")))
     root = _svg(render_sequence_svg(trace))
     heads = [t.text for t in root.iter(f"{SVG}text") if t.get("class") in ("lt", "ls")]
-    assert heads == ["client", "identity", "api", "conductor", "scheduler", "compute", "host1",
-                     "image", "network", "hypervisor", "host1"]
-    head_x = {name: float(r.get("x", 0)) for name, r in zip(
-        ["client", "identity", "api", "conductor", "scheduler", "compute:host1", "image",
-         "network", "hypervisor:host1"],
-        [r for r in root.iter(f"{SVG}rect") if r.get("class") == "lh"], strict=True)}
+    assert heads == [
+        "client",
+        "identity",
+        "api",
+        "conductor",
+        "scheduler",
+        "compute",
+        "host1",
+        "image",
+        "network",
+        "hypervisor",
+        "host1",
+    ]
+    head_x = {
+        name: float(r.get("x", 0))
+        for name, r in zip(
+            [
+                "client",
+                "identity",
+                "api",
+                "conductor",
+                "scheduler",
+                "compute:host1",
+                "image",
+                "network",
+                "hypervisor:host1",
+            ],
+            [r for r in root.iter(f"{SVG}rect") if r.get("class") == "lh"],
+            strict=True,
+        )
+    }
     arrows = [p for p in root.iter(f"{SVG}path") if p.get("class")]
     assert [p.get("class") for p in arrows] == [
-        "h", "h",            # POST tokens, POST /servers
-        "a", "c", "r", "a",  # cast build_instances, call + reply select_destinations, cast
-        "h", "h",            # network port, image
-        "d", "d",            # defineXML, createWithFlags (compute -> hypervisor)
-        "h", "d", "h",       # poll, info, poll
+        "h",
+        "h",  # POST tokens, POST /servers
+        "a",
+        "c",
+        "r",
+        "a",  # cast build_instances, call + reply select_destinations, cast
+        "h",
+        "h",  # network port, image
+        "d",
+        "d",  # defineXML, createWithFlags (compute -> hypervisor)
+        "h",
+        "d",
+        "h",  # poll, info, poll
     ]
     # The first request goes right from client to identity; the reply goes back left.
     first = re.findall(r"-?\d+", arrows[0].get("d", ""))
@@ -79,10 +164,17 @@ def test_sequence_svg_draws_heads_arrows_and_notes_in_trace_order() -> None:
     assert int(first[0]) < head_x["identity"] + 200
     reply = re.findall(r"-?\d+", arrows[4].get("d", ""))
     assert int(reply[0]) > int(reply[2])
-    labels = [t.text for t in root.iter(f"{SVG}text") if t.get("class") in (None, "e")
-              and t.text and not re.fullmatch(r"[\d.]+|t \(s\)", t.text)]
-    assert labels[:4] == ["POST /v3/auth/tokens \u2192 201", "POST /servers \u2192 202",
-                          "INSERT instances", "build_instances"]
+    labels = [
+        t.text
+        for t in root.iter(f"{SVG}text")
+        if t.get("class") in (None, "e") and t.text and not re.fullmatch(r"[\d.]+|t \(s\)", t.text)
+    ]
+    assert labels[:4] == [
+        "POST /v3/auth/tokens \u2192 201",
+        "POST /servers \u2192 202",
+        "INSERT instances",
+        "build_instances",
+    ]
     assert "UPDATE instances" in labels and "defineXML" in labels
     notes = [g.get("class") for g in root.iter(f"{SVG}g") if g.get("class") in ("n", "x")]
     assert notes == ["n", "n", "n"]  # INSERT instances, SELECT compute_nodes, UPDATE instances
@@ -94,7 +186,8 @@ def test_errors_and_faults_are_marked() -> None:
     b.add("fault", "hypervisor:host1", None, "host crashed")
     root = _svg(render_sequence_svg(_trace(b)))
     assert [t.text for t in root.iter(f"{SVG}text") if t.get("class") == "e"] == [
-        "POST /servers \u2192 409"]
+        "POST /servers \u2192 409"
+    ]
     assert [g.get("class") for g in root.iter(f"{SVG}g")][-2] == "x e"
 
 
@@ -147,7 +240,8 @@ def test_timeline_svg_has_three_lanes_coloured_segments_and_an_axis() -> None:
     assert len(fills) == 2 + 4 + 2  # task_state "none" is left blank
     inside = [t.text for t in root.iter(f"{SVG}text") if t.get("class") == "sv"]
     assert "building" in inside and "spawning" in inside
-    ticks = [t.text for g in root.iter(f"{SVG}g") if g.get("class") == "ax"
-             for t in g.iter(f"{SVG}text")]
+    ticks = [
+        t.text for g in root.iter(f"{SVG}g") if g.get("class") == "ax" for t in g.iter(f"{SVG}text")
+    ]
     assert ticks[:3] == ["0", "1", "2"] and ticks[-1] == "s"
     assert fill_for("task_state", "made-up") == fill_for("task_state", "made-up")

@@ -12,7 +12,9 @@ from .sample import sample_results
 
 def test_split_nodeid_like_pytest() -> None:
     assert split_nodeid("conformance/test_x.py::TestA::test_b[1]") == (
-        "conformance.test_x.TestA", "test_b[1]")
+        "conformance.test_x.TestA",
+        "test_b[1]",
+    )
     assert split_nodeid("conformance/test_x.py::test_b") == ("conformance.test_x", "test_b")
 
 
@@ -21,13 +23,22 @@ def test_junit_has_a_suite_per_backend_with_the_right_counts() -> None:
     root = ET.fromstring(xml)
     assert root.tag == "testsuites"
     assert (root.get("tests"), root.get("failures"), root.get("errors"), root.get("skipped")) == (
-        "13", "1", "1", "2")
+        "13",
+        "1",
+        "1",
+        "2",
+    )
     suites = root.findall("testsuite")
     assert [s.get("name") for s in suites] == ["fake", "qemu"]
     fake, qemu = suites
-    assert (fake.get("tests"), fake.get("failures"), fake.get("errors"), fake.get("skipped"),
-            fake.get("time"), fake.get("timestamp")) == (
-        "7", "0", "1", "1", "11.800", "2026-11-24T01:00:00Z")
+    assert (
+        fake.get("tests"),
+        fake.get("failures"),
+        fake.get("errors"),
+        fake.get("skipped"),
+        fake.get("time"),
+        fake.get("timestamp"),
+    ) == ("7", "0", "1", "1", "11.800", "2026-11-24T01:00:00Z")
     assert len(fake.findall("testcase")) == 7 and len(qemu.findall("testcase")) == 6
     props = {p.get("name"): p.get("value") for p in fake.iter("property")}
     assert props["workers"] == "2" and props["python"] == "3.11.7"
@@ -46,7 +57,8 @@ def test_junit_cases_carry_failures_errors_and_skips() -> None:
     assert "\x1b" not in (failure.text or "")
     skipped = cases["test_console_log"].find("skipped")
     assert skipped is not None and skipped.get("message") == (
-        "console log not supported by the fake driver")
+        "console log not supported by the fake driver"
+    )
     assert cases["test_boot"].find("failure") is None and cases["test_boot"].find("skipped") is None
     fake = root.findall("testsuite")[0]
     error = [c for c in fake.findall("testcase") if c.find("error") is not None]

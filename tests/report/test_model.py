@@ -51,21 +51,35 @@ def test_round_trip_through_json_is_lossless() -> None:
         (lambda d: d.update(format=2), "results.format: unsupported format 2"),
         (lambda d: d.update(runs={}), "results.runs: expected a list"),
         (lambda d: d["runs"][0].pop("backend"), "runs[0]: missing required key 'backend'"),
-        (lambda d: d["runs"][1].update(workers="2"),
-         'runs[1].workers: expected an integer, got "2"'),
+        (
+            lambda d: d["runs"][1].update(workers="2"),
+            'runs[1].workers: expected an integer, got "2"',
+        ),
         (lambda d: d["runs"][0].update(wall_time=-1), "runs[0].wall_time: expected a number >= 0"),
-        (lambda d: d["runs"][0]["tests"][2].update(outcome="xfail"),
-         "runs[0].tests[2].outcome: expected one of passed, failed, skipped, error"),
-        (lambda d: d["runs"][0]["tests"][0].update(duration=True),
-         "runs[0].tests[0].duration: expected a number, got true"),
-        (lambda d: d["runs"][0]["tests"][0]["trace"][3].update(kind="rpc"),
-         "runs[0].tests[0].trace[3].kind: expected one of http, rpc.call"),
-        (lambda d: d["runs"][0]["tests"][0]["trace"][1].update(target=5),
-         "runs[0].tests[0].trace[1].target: expected a string or null, got 5"),
-        (lambda d: d["runs"][0]["tests"][0]["trace"][0].update(detail=[1]),
-         "runs[0].tests[0].trace[0].detail: expected an object"),
-        (lambda d: d["runs"][0]["environment"].update(python={"v": 3}),
-         "runs[0].environment.python: expected a scalar"),
+        (
+            lambda d: d["runs"][0]["tests"][2].update(outcome="xfail"),
+            "runs[0].tests[2].outcome: expected one of passed, failed, skipped, error",
+        ),
+        (
+            lambda d: d["runs"][0]["tests"][0].update(duration=True),
+            "runs[0].tests[0].duration: expected a number, got true",
+        ),
+        (
+            lambda d: d["runs"][0]["tests"][0]["trace"][3].update(kind="rpc"),
+            "runs[0].tests[0].trace[3].kind: expected one of http, rpc.call",
+        ),
+        (
+            lambda d: d["runs"][0]["tests"][0]["trace"][1].update(target=5),
+            "runs[0].tests[0].trace[1].target: expected a string or null, got 5",
+        ),
+        (
+            lambda d: d["runs"][0]["tests"][0]["trace"][0].update(detail=[1]),
+            "runs[0].tests[0].trace[0].detail: expected an object",
+        ),
+        (
+            lambda d: d["runs"][0]["environment"].update(python={"v": 3}),
+            "runs[0].environment.python: expected a scalar",
+        ),
     ],
 )
 def test_bad_input_names_the_offending_path(mutate: Any, message: str) -> None:

@@ -48,11 +48,23 @@ def test_matrix_cells_link_to_capability_sections_in_fixed_order() -> None:
     html = _sample_html()
     tags = _parse(html).tags
     ids = [a["id"] for t, a in tags if t == "section" and a.get("id")]
-    assert ids == [capability_slug(c) for c in
-                   ("lifecycle", "resize", "live-migration-block", "evacuate", "quotas")]
+    assert ids == [
+        capability_slug(c)
+        for c in ("lifecycle", "resize", "live-migration-block", "evacuate", "quotas")
+    ]
     cells = [a["class"] for t, a in tags if t == "td" and a.get("class")]
-    assert cells == ["pass", "pass", "pass", "pass", "pass", "fail", "fail", "pass", "pass",
-                     "empty"]
+    assert cells == [
+        "pass",
+        "pass",
+        "pass",
+        "pass",
+        "pass",
+        "fail",
+        "fail",
+        "pass",
+        "pass",
+        "empty",
+    ]
     links = {a["href"] for t, a in tags if t == "a" and (a.get("href") or "").startswith("#")}
     assert links == {f"#{i}" for i in ids}
     assert '<td class="empty"><span>\u2014</span></td>' in html
@@ -66,8 +78,9 @@ def test_tests_have_badges_and_differences_are_flagged() -> None:
     assert sum("data-bad" in a for a in details) == 2
     flags = [a for t, a in tags if t == "span" and a.get("class") == "flag"]
     assert len(flags) == 2
-    badges = [a["class"] for t, a in tags if t == "span" and (a.get("class") or "").startswith(
-        "badge")]
+    badges = [
+        a["class"] for t, a in tags if t == "span" and (a.get("class") or "").startswith("badge")
+    ]
     assert "badge failed" in badges and "badge error" in badges and "badge skipped" in badges
 
 
@@ -86,7 +99,7 @@ def test_page_is_self_contained() -> None:
     assert "<link" not in html and " src=" not in html and "@import" not in html
     urls = set(re.findall(r"https?://[^\s\"')]+", html))
     assert urls == {"http://www.w3.org/2000/svg"}
-    assert html.count("<svg class=\"sq\"") >= 5 and "<svg class=\"tl\"" in html
+    assert html.count('<svg class="sq"') >= 5 and '<svg class="tl"' in html
 
 
 def test_output_is_deterministic() -> None:

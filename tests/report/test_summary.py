@@ -21,7 +21,11 @@ from .sample import sample_results
 def test_capabilities_follow_the_fixed_order_then_alphabetical() -> None:
     results = parse_results(sample_results())
     assert capabilities(results) == [
-        "lifecycle", "resize", "live-migration-block", "evacuate", "quotas",
+        "lifecycle",
+        "resize",
+        "live-migration-block",
+        "evacuate",
+        "quotas",
     ]
     assert CAPABILITY_ORDER[0] == "lifecycle" and CAPABILITY_ORDER[-1] == "drift-repair"
 
@@ -40,13 +44,16 @@ def test_tests_are_matched_across_backends_by_test_id() -> None:
     grouped = rows_by_capability(parse_results(sample_results()))
     lifecycle = grouped["lifecycle"]
     assert [r.name for r in lifecycle] == [
-        "test_boot", "test_boot_and_delete[<b>&\"x\"]", "test_console_log",
+        "test_boot",
+        'test_boot_and_delete[<b>&"x"]',
+        "test_console_log",
     ]
     assert all(len(r.per_run) == 2 and None not in r.per_run for r in lifecycle)
     quotas = grouped["quotas"][0]
     assert quotas.per_run[1] is None and not quotas.differs
     assert sorted(r.name for r in differing(grouped)) == [
-        "test_block_migration", "test_evacuate_many",
+        "test_block_migration",
+        "test_evacuate_many",
     ]
 
 
