@@ -11,14 +11,20 @@ from __future__ import annotations
 
 import argparse
 import logging
+import sys
 import time
+from pathlib import Path
 from typing import Any
 
-import requests
+# Running a script puts its folder first on sys.path, where bench/fakevirt.py would shadow
+# the fakevirt package.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).parent.resolve()]
 
-from testbed.clients import IN_PROCESS_URL
-from testbed.cloud import Cloud
-from testbed.web.transport import mount_wsgi
+import requests  # noqa: E402
+
+from testbed.clients import IN_PROCESS_URL  # noqa: E402
+from testbed.cloud import Cloud  # noqa: E402
+from testbed.web.transport import mount_wsgi  # noqa: E402
 
 
 def topology(hosts: int) -> dict[str, Any]:

@@ -22,6 +22,7 @@ from fakevirt.faults import ONE_SHOT, Fault, FaultHandle
 from fakevirt.model import TEST_URI, Delivery, DomainRecord, Host, SharedStorage
 
 if TYPE_CHECKING:
+    from fakevirt.binding import LibvirtModule
     from fakevirt.connection import virConnect
 
 EVENT_NAMES = {
@@ -71,7 +72,9 @@ class World:
     something to deliver before returning 0. Migration runs at ``migration_bandwidth_mib``
     MiB/s (unless VIR_MIGRATE_PARAM_BANDWIDTH says otherwise) while the guest dirties
     ``migration_dirty_rate_mib`` MiB/s, progressing in steps of ``migration_step`` clock
-    seconds.
+    seconds. A clean shutdown (``virDomainShutdown``) takes ``shutdown_seconds`` of clock
+    time on QEMU-like hosts (a host's own ``shutdown_seconds`` overrides it; the
+    test:///default host shuts down at once, as libvirt's test driver does).
     """
 
     def __init__(
@@ -89,12 +92,25 @@ class World:
         self.migration_bandwidth_mib = 256.0
         self.migration_dirty_rate_mib = 8.0
         self.migration_step = 0.25
+        self.shutdown_seconds = 2.0
         self.hosts: dict[str, Host] = {}
         self.storages: dict[str, SharedStorage] = {}
         self._faults: dict[int, Fault] = {}
         self._fault_seq = 0
         self._pending: list[Delivery] = []
+        self._module: LibvirtModule | None = None
         self._add_test_host()
+
+    def libvirt_module(self) -> LibvirtModule:
+        """A libvirt module whose ``open``/``openAuth``/event loop/... use this world.
+
+        The same object on every call; see :mod:`fakevirt.binding`.
+        """
+        if self._module is None:
+            from fakevirt.binding import LibvirtModule
+
+            self._module = LibvirtModule(self)
+        return self._module
 
     # ---- building --------------------------------------------------------------------
     def _add_test_host(self) -> None:

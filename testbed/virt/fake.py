@@ -13,12 +13,10 @@ hosts of a ``shared_storage`` group), ``/var/lib/testbed/volumes`` shared by eve
 from __future__ import annotations
 
 import posixpath
-import types
 from typing import Any
 
-import fakevirt
 from fakevirt import storage
-from fakevirt.connection import open_connection
+from fakevirt.binding import LibvirtModule
 from fakevirt.faults import KINDS, Fault
 from fakevirt.world import World
 from testbed.exceptions import BadRequest
@@ -34,35 +32,6 @@ _VOLUME_STORAGE = "volumes"
 _GIB = 1024**3
 
 
-def _world_module(world: World) -> Any:
-    """libvirt-python's module surface, with every entry point into "the" world (``open``,
-    ``openReadOnly``, ``openAuth``, the event loop) bound to ``world``.
-
-    fakevirt keeps one module-level default world; a cloud needs one of its own.
-    """
-    module = types.ModuleType("fakevirt", "fakevirt bound to one world")
-    module.__dict__.update({k: v for k, v in vars(fakevirt).items() if not k.startswith("__")})
-
-    def open_(name: str | None = None) -> Any:
-        return open_connection(world, name or fakevirt.DEFAULT_TEST_URI, False)
-
-    def open_read_only(name: str | None = None) -> Any:
-        return open_connection(world, name or fakevirt.DEFAULT_TEST_URI, True)
-
-    def open_auth(uri: str, auth: list[Any], flags: int | None = 0) -> Any:
-        read_only = bool((flags or 0) & fakevirt.VIR_CONNECT_RO)
-        return open_connection(world, uri or fakevirt.DEFAULT_TEST_URI, read_only)
-
-    module.__dict__.update(
-        open=open_,
-        openReadOnly=open_read_only,
-        openAuth=open_auth,
-        virEventRunDefaultImpl=world.run_events,
-        world=lambda: world,
-    )
-    return module
-
-
 class FakeBackend:
     """A :class:`~testbed.virt.backend.VirtBackend` over a private fakevirt world."""
 
@@ -72,7 +41,7 @@ class FakeBackend:
 
     def __init__(self) -> None:
         self.world = World()
-        self.libvirt = _world_module(self.world)
+        self.libvirt: LibvirtModule = self.world.libvirt_module()
         self._specs: dict[str, HostSpec] = {}
         self._runtime: Runtime | None = None
         self.world.add_shared_storage(_VOLUME_STORAGE, VOLUMES_PATH, [])
