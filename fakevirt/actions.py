@@ -81,6 +81,11 @@ def stop(
 ) -> None:
     """Stop rec's process; a transient domain disappears, a persistent one shows shut off."""
     rec.cpu_ns += int((world.clock.now() - rec.started_at) * 1e9)
+    if rec.shutdown_due is not None:
+        rec.shutdown_due = None
+        pending = world.shutdowns.pop(id(rec), None)
+        if pending is not None and pending[2] is not None:
+            pending[2].cancel()
     rec.id = -1
     rec.state, rec.reason = C.VIR_DOMAIN_SHUTOFF, reason
     if rec.job is not None:

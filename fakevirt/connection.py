@@ -7,10 +7,11 @@ import uuid as uuidlib
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from fakevirt import actions
+from fakevirt import actions, opfail
 from fakevirt import constants as C
 from fakevirt.capabilities import capabilities_xml
 from fakevirt.errors import fail, fail_as, fail_raw
+from fakevirt.guest import complete_due
 from fakevirt.model import PORT, Delivery, DomainRecord, Host, Registration
 from fakevirt.world import World, uri_hostname
 
@@ -132,8 +133,20 @@ class virConnect:
         self._lock = threading.Lock()
 
     # ---- plumbing used by the rest of fakevirt ------------------------------------------
-    def enter(self, cname: str, op: str, domain: str | None = None, write: bool = False) -> Host:
-        """Check the connection can serve a call and apply hang/slow faults to it."""
+    def enter(
+        self,
+        cname: str,
+        op: str,
+        domain: str | None = None,
+        write: bool = False,
+        fail_point: bool = True,
+    ) -> Host:
+        """Check the connection can serve a call and apply hang/slow/failure faults to it.
+
+        ``cname`` is the C function (virDomainCreateWithFlags), ``op`` the family name
+        (create). With ``fail_point`` False the caller checks operation_failure faults
+        itself (:meth:`fail_point`) once it knows the domain's name.
+        """
         if self._closed:
             fail(C.VIR_ERR_INVALID_CONN, C.VIR_FROM_DOMAIN, cname, f"{cname}() failed")
         if self._dead:
@@ -151,11 +164,28 @@ class virConnect:
                 f"{cname}() failed",
             )
         world = self._world
+        if world.shutdowns:
+            complete_due(world)
         if world._faults:
-            slow = world.take_fault("slow_operation", host.hostname, domain, op)
+            hostname = host.hostname
+            slow = world.take_first(
+                lambda f: (
+                    f.kind == "slow_operation"
+                    and (f.host is None or f.host == hostname)
+                    and (f.domain is None or domain is None or f.domain == domain)
+                    and opfail.matches_call(f.op, cname, op)
+                )
+            )
             if slow is not None:
                 world.clock.sleep(slow.seconds)
+            if fail_point:
+                opfail.check(world, host, cname, op, domain)
         return host
+
+    def fail_point(self, cname: str, op: str, domain: str | None) -> None:
+        """Raise the error of an operation_failure fault naming this call, if any."""
+        if self._world._faults:
+            opfail.check(self._world, self._host, cname, op, domain)
 
     def mark_dead(self) -> None:
         """The server side went away: later calls fail with "client socket is closed"."""
@@ -293,13 +323,15 @@ class virConnect:
     # ---- libvirt API: domains -----------------------------------------------------------
     def defineXML(self, xml: str) -> virDomain:
         """Define (or update) a persistent domain."""
-        return self.defineXMLFlags(xml, 0)
+        from fakevirt.domain import define
+
+        return define(self, xml, "virDomainDefineXML")
 
     def defineXMLFlags(self, xml: str, flags: int = 0) -> virDomain:
         """Define (or update) a persistent domain."""
         from fakevirt.domain import define
 
-        return define(self, xml)
+        return define(self, xml, "virDomainDefineXMLFlags")
 
     def createXML(self, xmlDesc: str, flags: int = 0) -> virDomain:
         """Create and start a transient domain (VIR_DOMAIN_START_PAUSED leaves it paused)."""

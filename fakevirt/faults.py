@@ -36,6 +36,11 @@ KINDS: dict[str, str] = {
     "(params: host, domain, event, seconds, count).",
     "slow_operation": "active: an API call takes ``seconds`` clock seconds (params: host, "
     "domain, op = method name such as create or migrateToURI3, count).",
+    "operation_failure": "active: an API call fails as libvirt reports it (params: host, "
+    "domain, op = method such as createWithFlags, C name such as virDomainShutdown or family "
+    "such as create; code, error_domain = VIR_ERR_*/VIR_FROM_* name or number and message "
+    "(the detail after libvirt's prefix), defaulting to what the QEMU driver reports for "
+    "that call; count).",
 }
 ONE_SHOT = {"host_crash", "host_recover", "guest_shutdown", "guest_crash", "domain_state"}
 PHASES = ("before_start", "memory_copy", "switchover")
@@ -55,6 +60,9 @@ class Fault:
     event: str | None = None
     seconds: float = 0.0
     count: int | None = None
+    code: int | str | None = None
+    error_domain: int | str | None = None
+    message: str | None = None
     id: int | None = None
 
     def __post_init__(self) -> None:
@@ -70,6 +78,12 @@ class Fault:
             self.host and self.domain
         ):
             raise ValueError(f"{self.kind} needs a host and a domain")
+        if self.kind == "operation_failure":
+            from fakevirt.opfail import validate
+
+            validate(self)
+        elif self.code is not None or self.error_domain is not None or self.message is not None:
+            raise ValueError("code, error_domain and message belong to operation_failure")
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict (None values left out)."""
@@ -77,7 +91,14 @@ class Fault:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Fault:
-        """Build a Fault from a dict such as :meth:`to_dict` returns; unknown keys fail."""
+        """Build a Fault from a dict such as :meth:`to_dict` returns; unknown keys fail.
+
+        ``operation`` is accepted as another name for ``op``.
+        """
+        if "operation" in data:
+            data = dict(data)
+            if data.setdefault("op", data["operation"]) != data.pop("operation"):
+                raise ValueError("op and operation disagree")
         known = {f.name for f in fields(cls)}
         unknown = set(data) - known
         if unknown:

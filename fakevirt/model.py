@@ -56,6 +56,7 @@ class DomainRecord:
     completed_job: dict[str, Any] | None = None
     max_downtime_ms: int = 300
     incoming: bool = False
+    shutdown_due: float | None = None
 
     @property
     def active(self) -> bool:
@@ -84,6 +85,7 @@ class Host:
     arch: str = "x86_64"
     mhz: int = 2400
     kvm: bool = False
+    shutdown_seconds: float | None = None
     status: str = "up"
     domains: dict[str, DomainRecord] = field(default_factory=dict)
     next_id: int = 1

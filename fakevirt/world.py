@@ -99,6 +99,8 @@ class World:
         self._fault_seq = 0
         self._pending: list[Delivery] = []
         self._module: LibvirtModule | None = None
+        # Guests powering off after an ACPI request: id(record) -> (host, record, timer).
+        self.shutdowns: dict[int, tuple[Host, DomainRecord, Any]] = {}
         self._add_test_host()
 
     def libvirt_module(self) -> LibvirtModule:
@@ -150,13 +152,15 @@ class World:
         arch: str = "x86_64",
         mhz: int = 2400,
         kvm: bool = False,
+        shutdown_seconds: float | None = None,
     ) -> Host:
         """Add a QEMU-like host reachable as ``fake://<hostname>/system``.
 
         ``qemu://``, ``qemu+tcp://``, ``qemu+ssh://`` and ``qemu+tls://`` URIs naming the same
         hostname reach it too. The host UUID defaults to a fresh random one. Domains must
         have type 'qemu' (TCG), or also 'kvm' when ``kvm`` is True (the container nodes of
-        the real backend have no KVM).
+        the real backend have no KVM). ``shutdown_seconds`` is how long a guest takes to
+        power off after an ACPI request (default: the world's ``shutdown_seconds``).
         """
         with self.lock:
             if hostname in self.hosts:
@@ -173,6 +177,7 @@ class World:
                 mhz=mhz,
                 host_uuid=host_uuid or str(uuidlib.uuid4()),
                 kvm=kvm,
+                shutdown_seconds=shutdown_seconds,
             )
             self.hosts[hostname] = host
             return host
@@ -275,9 +280,15 @@ class World:
         """Find an active fault that applies, counting one use of it. Caller holds no lock."""
         if not self._faults:
             return None
+        return self.take_first(lambda f: f.matches(kind, host, domain, op, event, phase))
+
+    def take_first(self, applies: Callable[[Fault], bool]) -> Fault | None:
+        """The first active fault ``applies`` accepts, counting one use of it."""
+        if not self._faults:
+            return None
         with self.lock:
             for fault in list(self._faults.values()):
-                if fault.matches(kind, host, domain, op, event, phase):
+                if applies(fault):
                     if fault.count is not None:
                         fault.count -= 1
                         if fault.count <= 0:

@@ -16,18 +16,22 @@ from __future__ import annotations
 import fnmatch
 import itertools
 import json
+import logging
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from testbed.context import RequestContext
-from testbed.exceptions import BadRequest
+from testbed.context import RequestContext, service_scope
+from testbed.exceptions import BadRequest, CloudError
+from testbed.trace import TraceEvent, Tracer
 
 __all__ = ["Bus", "BusFault", "Endpoint", "Subscription", "encode", "instance_of"]
 
 Endpoint = object
+
+LOG = logging.getLogger(__name__)
 
 FAULT_ACTIONS = ("drop", "delay", "error")
 
@@ -92,6 +96,8 @@ def instance_of(kwargs: dict[str, Any]) -> str | None:
 class Bus(ABC):
     """call / cast / fanout on topics.  Transports subclass this."""
 
+    _tracer: Tracer | None = None
+
     def __init__(self) -> None:
         self._faults: list[BusFault] = []
         self._fault_ids = itertools.count(1)
@@ -130,6 +136,58 @@ class Bus(ABC):
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections and threads."""
+
+    # -- what every transport does the same way ---------------------------------------------
+    @staticmethod
+    def _encode(ctx: RequestContext, method: str, kwargs: dict[str, Any]) -> str:
+        """The JSON body of a request."""
+        return encode(
+            {"context": ctx.to_dict(), "method": method, "args": kwargs},
+            f"a message for {method}",
+        )
+
+    @staticmethod
+    def _run_handler(endpoint: Endpoint, topic: str, service: str, payload: str) -> dict[str, Any]:
+        """Decode a request, run the endpoint's handler in the server's scope, and give back
+        ``{"result": ...}`` or ``{"error": ...}`` (JSON-safe)."""
+        message = json.loads(payload)
+        ctx = RequestContext.from_dict(message["context"])
+        with service_scope(service, ctx):
+            try:
+                handler = resolve_method(endpoint, message["method"])
+                result = handler(ctx, **message["args"])
+                return {"result": json.loads(encode(result, f"the result of {message['method']}"))}
+            except CloudError as exc:
+                return {"error": exc.to_dict()}
+            except Exception as exc:
+                LOG.exception("%s.%s failed", topic, message["method"])
+                return {"error": {"class": type(exc).__name__, "message": str(exc)}}
+
+    def _trace(
+        self,
+        kind: str,
+        ctx: RequestContext,
+        source: str,
+        target: str,
+        method: str,
+        kwargs: dict[str, Any],
+        *,
+        duration: float | None = None,
+        detail: dict[str, Any] | None = None,
+    ) -> TraceEvent | None:
+        """Record a message in the trace (when the bus has a tracer)."""
+        if self._tracer is None:
+            return None
+        return self._tracer.record(
+            kind,
+            request_id=ctx.request_id,
+            source=source,
+            target=target,
+            name=method,
+            instance_uuid=instance_of(kwargs),
+            duration=duration,
+            detail=detail,
+        )
 
     # -- faults ---------------------------------------------------------------------------
     def inject(self, fault: BusFault) -> BusFault:

@@ -23,13 +23,10 @@ from testbed.bus.base import (
     BusFault,
     Endpoint,
     Subscription,
-    encode,
-    instance_of,
-    resolve_method,
 )
 from testbed.clock import Clock
-from testbed.context import RequestContext, current_service, service_scope
-from testbed.exceptions import CloudError, MessagingTimeout, RemoteError, error_from_dict
+from testbed.context import RequestContext, current_service
+from testbed.exceptions import MessagingTimeout, RemoteError, error_from_dict
 from testbed.trace import Tracer
 
 __all__ = ["MemoryBus"]
@@ -193,46 +190,5 @@ class MemoryBus(Bus):
             LOG.warning("cast %s.%s failed: %s", topic, message["method"], reply["error"])
 
     def _dispatch(self, server: _Server, payload: str) -> dict[str, Any]:
-        """Decode, run the handler in the server's scope, and encode the answer."""
-        message = json.loads(payload)
-        ctx = RequestContext.from_dict(message["context"])
-        with service_scope(server.service, ctx):
-            try:
-                handler = resolve_method(server.endpoint, message["method"])
-                result = handler(ctx, **message["args"])
-                return {"result": json.loads(encode(result, f"the result of {message['method']}"))}
-            except CloudError as exc:
-                return {"error": exc.to_dict()}
-            except Exception as exc:
-                LOG.exception("%s.%s failed", server.topic, message["method"])
-                return {"error": {"class": type(exc).__name__, "message": str(exc)}}
-
-    def _encode(self, ctx: RequestContext, method: str, kwargs: dict[str, Any]) -> str:
-        return encode(
-            {"context": ctx.to_dict(), "method": method, "args": kwargs},
-            f"a message for {method}",
-        )
-
-    def _trace(
-        self,
-        kind: str,
-        ctx: RequestContext,
-        source: str,
-        target: str,
-        method: str,
-        kwargs: dict[str, Any],
-        *,
-        duration: float | None = None,
-        detail: dict[str, Any] | None = None,
-    ) -> None:
-        if self._tracer is not None:
-            self._tracer.record(
-                kind,
-                request_id=ctx.request_id,
-                source=source,
-                target=target,
-                name=method,
-                instance_uuid=instance_of(kwargs),
-                duration=duration,
-                detail=detail,
-            )
+        """Run a request on ``server`` (see :meth:`Bus._run_handler`)."""
+        return self._run_handler(server.endpoint, server.topic, server.service, payload)

@@ -39,7 +39,7 @@ BUSYBOX_PACKAGE = "busybox-static"
 #: Kernel modules the guest needs for its virtio disk (dependencies are added automatically).
 GUEST_MODULES: tuple[str, ...] = ("virtio_pci", "virtio_blk")
 ROOT_DISK_SIZE = "16M"
-KERNEL_CMDLINE = "console=ttyS0 quiet panic=-1 rdinit=/init"
+KERNEL_CMDLINE = "console=ttyS0 quiet panic=-1 rdinit=/init sysrq_always_enabled=1"
 _RECIPE_VERSION = "1"
 
 Progress = Callable[[str, float], None]

@@ -36,14 +36,11 @@ from testbed.bus.base import (
     BusFault,
     Endpoint,
     Subscription,
-    encode,
-    instance_of,
-    resolve_method,
 )
 from testbed.clock import RealClock, Signal
-from testbed.context import RequestContext, current_service, service_scope
-from testbed.exceptions import CloudError, MessagingTimeout, RemoteError, error_from_dict
-from testbed.trace import TraceEvent, Tracer
+from testbed.context import RequestContext, current_service
+from testbed.exceptions import MessagingTimeout, RemoteError, error_from_dict
+from testbed.trace import Tracer
 
 __all__ = ["AmqpBus"]
 
@@ -99,6 +96,7 @@ class AmqpBus(Bus):
         self._names = Names(prefix)
         self._exchange = prefix
         self._lock = threading.Lock()
+        self._closed = False
         self._servers: dict[str, list[_Server]] = defaultdict(list)
         self._services: dict[str, str] = {}  # topic -> lifeline, learnt from answers
         self._calls: dict[str, _PendingCall] = {}
@@ -178,7 +176,7 @@ class AmqpBus(Bus):
         try:
             body = message.body
             payload = body.decode() if isinstance(body, bytes) else str(body)
-            reply = self._run_handler(server, payload)
+            reply = self._run_handler(server.endpoint, server.topic, server.service, payload)
             props = message.properties
             reply_to, correlation_id = props.get("reply_to"), props.get("correlation_id")
             if correlation_id and reply_to:
@@ -192,21 +190,6 @@ class AmqpBus(Bus):
                 self._publisher.send("{}", "", reply_to, headers=done)
         except Exception:
             LOG.exception("handling a message on %s failed", server.topic)
-
-    def _run_handler(self, server: _Server, payload: str) -> dict[str, Any]:
-        """Decode, run the handler in the server's scope, and encode the answer."""
-        message = json.loads(payload)
-        ctx = RequestContext.from_dict(message["context"])
-        with service_scope(server.service, ctx):
-            try:
-                handler = resolve_method(server.endpoint, message["method"])
-                result = handler(ctx, **message["args"])
-                return {"result": json.loads(encode(result, f"the result of {message['method']}"))}
-            except CloudError as exc:
-                return {"error": exc.to_dict()}
-            except Exception as exc:
-                LOG.exception("%s.%s failed", server.topic, message["method"])
-                return {"error": {"class": type(exc).__name__, "message": str(exc)}}
 
     def _on_reply(self, message: Message) -> None:
         """An answer or a "done" notice arrived on the reply queue (listener thread)."""
@@ -364,38 +347,6 @@ class AmqpBus(Bus):
                 return servers[0].service
             return self._services.get(topic, topic)
 
-    def _encode(self, ctx: RequestContext, method: str, kwargs: dict[str, Any]) -> str:
-        return encode(
-            {"context": ctx.to_dict(), "method": method, "args": kwargs},
-            f"a message for {method}",
-        )
-
-    def _trace(
-        self,
-        kind: str,
-        ctx: RequestContext,
-        source: str,
-        target: str,
-        method: str,
-        kwargs: dict[str, Any],
-        *,
-        duration: float | None = None,
-        detail: dict[str, Any] | None = None,
-    ) -> TraceEvent | None:
-        if self._tracer is None:
-            return None
-        return self._tracer.record(
-            kind,
-            request_id=ctx.request_id,
-            source=source,
-            target=target,
-            name=method,
-            instance_uuid=instance_of(kwargs),
-            duration=duration,
-            detail=detail,
-        )
-
-    # -- life cycle -----------------------------------------------------------------------
     def close(self, *, delete: bool = False) -> None:
         """Stop every server and the reply listener, give back held units, disconnect.
 
@@ -404,7 +355,7 @@ class AmqpBus(Bus):
         harmless.
         """
         with self._lock:
-            if getattr(self, "_closed", False):
+            if self._closed:
                 return
             self._closed = True
             servers = [s for group in self._servers.values() for s in group]
