@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from fakevirt import storage
+from fakevirt.binding import LibvirtModule
 from fakevirt.clock import Clock, InstantClock
 from fakevirt.connection import open_connection, virConnect
 from fakevirt.constants import *  # noqa: F403
@@ -117,6 +118,7 @@ __all__ = [
     "Fault",
     "FaultHandle",
     "Host",
+    "LibvirtModule",
     "SharedStorage",
     "World",
     "getVersion",

@@ -50,7 +50,19 @@ def start(
         C.VIR_DOMAIN_EVENT_STARTED_RESTORED: C.VIR_DOMAIN_RUNNING_RESTORED,
         C.VIR_DOMAIN_EVENT_STARTED_MIGRATED: C.VIR_DOMAIN_RUNNING_MIGRATED,
     }.get(detail, C.VIR_DOMAIN_RUNNING_BOOTED)
+    # QEMU reports its vCPUs starting (RESUMED) while libvirt still starts the domain, so a
+    # boot shows RESUMED/UNPAUSED before STARTED/BOOTED; a restore starts paused and resumes
+    # after STARTED/RESTORED (RESUMED/FROM_SNAPSHOT). Measured on libvirt 9.0 / QEMU 7.2.
+    resumes = host.flavour == "qemu" and not paused
+    if resumes and not restored:
+        world.lifecycle(
+            host, rec, C.VIR_DOMAIN_EVENT_RESUMED, C.VIR_DOMAIN_EVENT_RESUMED_UNPAUSED, out
+        )
     world.lifecycle(host, rec, C.VIR_DOMAIN_EVENT_STARTED, detail, out)
+    if resumes and restored:
+        world.lifecycle(
+            host, rec, C.VIR_DOMAIN_EVENT_RESUMED, C.VIR_DOMAIN_EVENT_RESUMED_FROM_SNAPSHOT, out
+        )
     if paused:
         pause(world, host, rec, C.VIR_DOMAIN_PAUSED_USER, C.VIR_DOMAIN_EVENT_SUSPENDED_PAUSED, out)
 

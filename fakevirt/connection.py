@@ -191,6 +191,10 @@ class virConnect:
         """The server side went away: later calls fail with "client socket is closed"."""
         self._dead = True
 
+    def has_registrations(self) -> bool:
+        """True when an event callback is registered on this connection."""
+        return bool(self._regs)
+
     def registrations(self) -> list[Registration]:
         """The event callbacks registered on this connection."""
         return list(self._regs.values())

@@ -40,7 +40,7 @@ def _same(a: domxml.Device, b: domxml.Device) -> bool:
 
 def _missing(dev: domxml.Device) -> None:
     if isinstance(dev, domxml.Disk):
-        fail(C.VIR_ERR_DEVICE_MISSING, C.VIR_FROM_QEMU, f"disk {dev.target} not found")
+        fail(C.VIR_ERR_DEVICE_MISSING, C.VIR_FROM_QEMU, f"no target device {dev.target}")
     if isinstance(dev, domxml.Interface):
         fail(
             C.VIR_ERR_DEVICE_MISSING,
@@ -54,9 +54,9 @@ def _parse(xml: str) -> domxml.Device:
     return domxml.parse_device(domxml.parse_element(xml, "(device_definition)"))
 
 
-def attach(dom: virDomain, xml: str, flags: int) -> int:
+def attach(dom: virDomain, xml: str, flags: int, cname: str = "virDomainAttachDeviceFlags") -> int:
     """attachDeviceFlags."""
-    host, rec = dom._enter("virDomainAttachDeviceFlags", "attachDeviceFlags", write=True)
+    host, rec = dom._enter(cname, "attachDevice", write=True)
     dev = _parse(xml)
     world = dom.connect().world
     with world.lock:
@@ -66,8 +66,8 @@ def attach(dom: virDomain, xml: str, flags: int) -> int:
             if any(_same(d, dev) for d in spec.devices):
                 if isinstance(dev, domxml.Disk):
                     fail(
-                        C.VIR_ERR_OPERATION_FAILED,
-                        C.VIR_FROM_DOMAIN,
+                        C.VIR_ERR_OPERATION_INVALID,
+                        C.VIR_FROM_QEMU,
                         f"target {dev.target} already exists",
                     )
                 fail(
@@ -108,9 +108,9 @@ def _apply(rec: DomainRecord, live: bool, config: bool, change: object) -> None:
         rec.spec = rec.config
 
 
-def detach(dom: virDomain, xml: str, flags: int) -> int:
+def detach(dom: virDomain, xml: str, flags: int, cname: str = "virDomainDetachDeviceFlags") -> int:
     """detachDeviceFlags."""
-    _, rec = dom._enter("virDomainDetachDeviceFlags", "detachDeviceFlags", write=True)
+    _, rec = dom._enter(cname, "detachDevice", write=True)
     dev = _parse(xml)
     world = dom.connect().world
     with world.lock:

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from fakevirt import actions, domxml
 from fakevirt import constants as C
 from fakevirt.errors import fail, fail_as, has_situation
+from fakevirt.guest import request_shutdown
 from fakevirt.model import Delivery, DomainRecord, Host
 
 if TYPE_CHECKING:
@@ -21,7 +22,7 @@ def _check_type(host: Host, spec: domxml.DomainSpec) -> None:
     if spec.type not in allowed:
         fail(
             C.VIR_ERR_CONFIG_UNSUPPORTED,
-            C.VIR_FROM_CAPABILITIES if host.flavour == "qemu" else C.VIR_FROM_DOMAIN,
+            C.VIR_FROM_QEMU if host.flavour == "qemu" else C.VIR_FROM_DOMAIN,
             f"Emulator '/usr/bin/qemu-system-{host.arch}' does not support virt type '{spec.type}'"
             if host.flavour == "qemu"
             else f"no guest on arch '{spec.arch or host.arch}' with virt type '{spec.type}'",
@@ -42,11 +43,12 @@ def _conflicts(host: Host, spec: domxml.DomainSpec) -> DomainRecord | None:
     return None
 
 
-def define(conn: virConnect, xml: str) -> virDomain:
+def define(conn: virConnect, xml: str, cname: str = "virDomainDefineXML") -> virDomain:
     """virConnect.defineXML: add or update a persistent definition."""
-    host = conn.enter("virDomainDefineXML", "defineXML", write=True)
+    host = conn.enter(cname, "defineXML", write=True, fail_point=False)
     world = conn.world
-    spec = world.normalise(host, domxml.parse_domain(xml))
+    spec = world.spec_for(host, xml)
+    conn.fail_point(cname, "defineXML", spec.name)
     _check_type(host, spec)
     out: list[Delivery] = []
     with world.lock:
@@ -72,9 +74,10 @@ def define(conn: virConnect, xml: str) -> virDomain:
 
 def create_transient(conn: virConnect, xml: str, flags: int) -> virDomain:
     """virConnect.createXML: start a domain from XML without (changing) a definition."""
-    host = conn.enter("virDomainCreateXML", "createXML", write=True)
+    host = conn.enter("virDomainCreateXML", "createXML", write=True, fail_point=False)
     world = conn.world
-    spec = world.normalise(host, domxml.parse_domain(xml))
+    spec = world.spec_for(host, xml)
+    conn.fail_point("virDomainCreateXML", "createXML", spec.name)
     _check_type(host, spec)
     out: list[Delivery] = []
     with world.lock:
@@ -124,8 +127,8 @@ class virDomain:
             )
         return host, rec
 
-    def _record(self, cname: str) -> DomainRecord:
-        return self._enter(cname, cname)[1]
+    def _record(self, cname: str, op: str) -> DomainRecord:
+        return self._enter(cname, op)[1]
 
     def connect(self) -> virConnect:
         """The connection this handle belongs to."""
@@ -150,7 +153,7 @@ class virDomain:
 
     def OSType(self) -> str:
         """The OS type ("hvm")."""
-        return self._record("virDomainGetOSType").spec.os_type
+        return self._record("virDomainGetOSType", "OSType").spec.os_type
 
     # ---- state -------------------------------------------------------------------------
     def info(self) -> list[int]:
@@ -165,29 +168,29 @@ class virDomain:
 
     def state(self, flags: int = 0) -> list[int]:
         """[state, reason]."""
-        rec = self._record("virDomainGetState")
+        rec = self._record("virDomainGetState", "state")
         return [rec.state, rec.reason]
 
     def isActive(self) -> int:
         """1 when running or paused."""
-        return int(self._record("virDomainIsActive").active)
+        return int(self._record("virDomainIsActive", "isActive").active)
 
     def isPersistent(self) -> int:
         """1 when the domain has a persistent definition."""
-        return int(self._record("virDomainIsPersistent").persistent)
+        return int(self._record("virDomainIsPersistent", "isPersistent").persistent)
 
     def isUpdated(self) -> int:
         """1 when the persistent definition differs from the live one."""
-        rec = self._record("virDomainIsUpdated")
+        rec = self._record("virDomainIsUpdated", "isUpdated")
         return int(rec.active and rec.config is not None and rec.config is not rec.spec)
 
     def maxMemory(self) -> int:
         """Maximum memory in KiB."""
-        return self._record("virDomainGetMaxMemory").spec.memory_kib
+        return self._record("virDomainGetMaxMemory", "maxMemory").spec.memory_kib
 
     def XMLDesc(self, flags: int = 0) -> str:
         """The domain XML (VIR_DOMAIN_XML_INACTIVE: the persistent definition)."""
-        rec = self._record("virDomainGetXMLDesc")
+        rec = self._record("virDomainGetXMLDesc", "XMLDesc")
         inactive = bool(flags & C.VIR_DOMAIN_XML_INACTIVE)
         spec = rec.config if inactive and rec.config is not None else rec.spec
         return domxml.to_xml(spec, rec.id, inactive)
@@ -195,33 +198,48 @@ class virDomain:
     # ---- lifecycle ---------------------------------------------------------------------
     def create(self) -> int:
         """Start the (defined) domain."""
-        return self.createWithFlags(0)
+        return self._create(0, "virDomainCreate")
 
     def createWithFlags(self, flags: int = 0) -> int:
         """Start the domain (VIR_DOMAIN_START_PAUSED: leave it paused)."""
-        host, rec = self._enter("virDomainCreateWithFlags", "create", write=True)
+        return self._create(flags, "virDomainCreateWithFlags")
+
+    def _create(self, flags: int, cname: str) -> int:
+        host, rec = self._enter(cname, "create", write=True)
         world = self._conn.world
         out: list[Delivery] = []
         with world.lock:
             if rec.active:
                 fail_as(host.flavour, "create_active", "virDomainCreate() failed", name=self._name)
-            actions.start(world, host, rec, bool(flags & C.VIR_DOMAIN_START_PAUSED), out)
+            try:
+                actions.start(world, host, rec, bool(flags & C.VIR_DOMAIN_START_PAUSED), out)
+            except Exception:
+                if host.flavour == "qemu":
+                    rec.reason = C.VIR_DOMAIN_SHUTOFF_FAILED
+                raise
             self._id = rec.id
         world.deliver(out)
         return 0
 
     def destroy(self) -> int:
         """Kill the domain's process."""
-        return self.destroyFlags(0)
+        return self._destroy("virDomainDestroy")
 
     def destroyFlags(self, flags: int = 0) -> int:
         """Kill the domain's process (flags accepted and ignored)."""
-        host, rec = self._enter("virDomainDestroyFlags", "destroy", write=True)
+        return self._destroy("virDomainDestroyFlags")
+
+    def _destroy(self, cname: str) -> int:
+        host, rec = self._enter(cname, "destroy", write=True)
         world = self._conn.world
         out: list[Delivery] = []
         with world.lock:
             if not rec.active:
                 fail_as(host.flavour, "not_running", "virDomainDestroy() failed")
+            if host.flavour == "qemu":  # QEMU reports the SIGTERM before it exits
+                world.lifecycle(
+                    host, rec, C.VIR_DOMAIN_EVENT_SHUTDOWN, C.VIR_DOMAIN_EVENT_SHUTDOWN_HOST, out
+                )
             actions.stop(
                 world,
                 host,
@@ -235,12 +253,17 @@ class virDomain:
         return 0
 
     def shutdown(self) -> int:
-        """Ask the guest to power off (ACPI); it does at once unless it ignores ACPI."""
-        return self.shutdownFlags(0)
+        """Ask the guest to power off (ACPI). The call returns at once; the guest powers
+        off after the host's shutdown time (see :mod:`fakevirt.guest`), unless it ignores
+        ACPI (the ignore_shutdown fault)."""
+        return self._shutdown("virDomainShutdown")
 
     def shutdownFlags(self, flags: int = 0) -> int:
         """Ask the guest to power off (see shutdown)."""
-        host, rec = self._enter("virDomainShutdownFlags", "shutdown", write=True)
+        return self._shutdown("virDomainShutdownFlags")
+
+    def _shutdown(self, cname: str) -> int:
+        host, rec = self._enter(cname, "shutdown", write=True)
         world = self._conn.world
         if world.take_fault("ignore_shutdown", host.hostname, self._name) is not None:
             if not rec.active:
@@ -249,11 +272,9 @@ class virDomain:
         out: list[Delivery] = []
         with world.lock:
             if not rec.active:
-                fail_as(
-                    host.flavour, "shutdown_inactive", "virDomainShutdown() failed", name=self._name
-                )
+                fail_as(host.flavour, "shutdown_inactive", f"{cname}() failed", name=self._name)
             if rec.state == C.VIR_DOMAIN_RUNNING or host.flavour == "test":
-                actions.guest_shutdown(world, host, rec, out)
+                request_shutdown(world, host, rec, out)
                 if host.flavour == "test":
                     self._id = -1
         world.deliver(out)
@@ -336,6 +357,15 @@ class virDomain:
                     C.VIR_FROM_QEMU,
                     "cannot do managed save for transient domain",
                 )
+            if host.flavour == "qemu" and rec.state == C.VIR_DOMAIN_RUNNING:
+                actions.pause(
+                    world,
+                    host,
+                    rec,
+                    C.VIR_DOMAIN_PAUSED_SAVE,
+                    C.VIR_DOMAIN_EVENT_SUSPENDED_PAUSED,
+                    out,
+                )
             actions.stop(
                 world, host, rec, C.VIR_DOMAIN_SHUTOFF_SAVED, C.VIR_DOMAIN_EVENT_STOPPED_SAVED, out
             )
@@ -346,7 +376,7 @@ class virDomain:
 
     def hasManagedSaveImage(self, flags: int = 0) -> int:
         """1 when a managed save image exists."""
-        return int(self._record("virDomainHasManagedSaveImage").managed_save)
+        return int(self._record("virDomainHasManagedSaveImage", "hasManagedSaveImage").managed_save)
 
     def managedSaveRemove(self, flags: int = 0) -> int:
         """Delete the managed save image."""
@@ -356,11 +386,14 @@ class virDomain:
 
     def undefine(self) -> int:
         """Remove the persistent definition (a running domain becomes transient)."""
-        return self.undefineFlags(0)
+        return self._undefine(0, "virDomainUndefine")
 
     def undefineFlags(self, flags: int = 0) -> int:
         """undefine; VIR_DOMAIN_UNDEFINE_MANAGED_SAVE also removes a managed save image."""
-        host, rec = self._enter("virDomainUndefineFlags", "undefine", write=True)
+        return self._undefine(flags, "virDomainUndefineFlags")
+
+    def _undefine(self, flags: int, cname: str) -> int:
+        host, rec = self._enter(cname, "undefine", write=True)
         world = self._conn.world
         out: list[Delivery] = []
         with world.lock:
@@ -384,23 +417,27 @@ class virDomain:
     # ---- devices and metadata (fakevirt.devices) ---------------------------------------
     def attachDevice(self, xml: str) -> int:
         """Attach a device to the running domain."""
-        return self.attachDeviceFlags(xml, C.VIR_DOMAIN_AFFECT_LIVE)
+        from fakevirt.devices import attach
+
+        return attach(self, xml, C.VIR_DOMAIN_AFFECT_LIVE, "virDomainAttachDevice")
 
     def attachDeviceFlags(self, xml: str, flags: int = 0) -> int:
         """Attach a device (VIR_DOMAIN_AFFECT_LIVE / _CONFIG / _CURRENT)."""
         from fakevirt.devices import attach
 
-        return attach(self, xml, flags)
+        return attach(self, xml, flags, "virDomainAttachDeviceFlags")
 
     def detachDevice(self, xml: str) -> int:
         """Detach a device from the running domain."""
-        return self.detachDeviceFlags(xml, C.VIR_DOMAIN_AFFECT_LIVE)
+        from fakevirt.devices import detach
+
+        return detach(self, xml, C.VIR_DOMAIN_AFFECT_LIVE, "virDomainDetachDevice")
 
     def detachDeviceFlags(self, xml: str, flags: int = 0) -> int:
         """Detach a device (VIR_DOMAIN_AFFECT_LIVE / _CONFIG / _CURRENT)."""
         from fakevirt.devices import detach
 
-        return detach(self, xml, flags)
+        return detach(self, xml, flags, "virDomainDetachDeviceFlags")
 
     def setMetadata(
         self, type: int, metadata: str | None, key: str | None, uri: str | None, flags: int = 0

@@ -13,7 +13,9 @@ from __future__ import annotations
 import re
 import uuid as uuidlib
 import xml.etree.ElementTree as ET
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
+from dataclasses import fields as dataclass_fields
+from typing import overload
 
 from fakevirt import constants as C
 from fakevirt.errors import fail
@@ -123,8 +125,22 @@ class DomainSpec:
         return [d for d in self.devices if isinstance(d, Disk)]
 
     def with_changes(self, **changes: object) -> DomainSpec:
-        """A copy with some fields replaced."""
-        return replace(self, **changes)  # type: ignore[arg-type]
+        """A copy with some fields replaced (a plain copy: specs have no derived fields)."""
+        unknown = changes.keys() - _SPEC_FIELDS
+        if unknown:
+            raise TypeError(f"DomainSpec has no fields {sorted(unknown)}")
+        copy: DomainSpec = object.__new__(DomainSpec)
+        copy.__dict__.update(self.__dict__)
+        copy.__dict__.update(changes)
+        return copy
+
+    def with_uuid(self, uuid: str) -> DomainSpec:
+        """A copy with another UUID."""
+        return self.with_changes(uuid=uuid)
+
+
+_SPEC_FIELDS = frozenset(f.name for f in dataclass_fields(DomainSpec))
+_CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\Z")
 
 
 def _xml_fail(code: int, domain: int, detail: str | None) -> None:
@@ -274,68 +290,8 @@ def parse_device(elem: ET.Element, raw_text: str | None = None) -> Device:
     return serialize(elem, indent="    ")[4:]
 
 
-def parse_domain(text: str) -> DomainSpec:
-    """Parse domain XML into a spec, raising the libvirtError libvirt raises."""
-    root = parse_element(text)
-    if root.tag != "domain":
-        _xml_fail(
-            C.VIR_ERR_XML_ERROR,
-            C.VIR_FROM_XML,
-            f"expecting root element of 'domain', not '{_local(root.tag)}'",
-        )
-    dtype = root.get("type")
-    if not dtype:
-        _xml_fail(C.VIR_ERR_INTERNAL_ERROR, C.VIR_FROM_DOMAIN, "missing domain type attribute")
-    name = (root.findtext("name") or "").strip()
-    if not name:
-        _xml_fail(C.VIR_ERR_NO_NAME, C.VIR_FROM_DOMAIN, None)
-    uuid_text = (root.findtext("uuid") or "").strip()
-    if uuid_text:
-        try:
-            uuid_text = str(uuidlib.UUID(uuid_text))
-        except ValueError:
-            _xml_fail(C.VIR_ERR_INTERNAL_ERROR, C.VIR_FROM_DOMAIN, "malformed uuid element")
-    else:
-        uuid_text = str(uuidlib.uuid4())
-    memory = _size_kib(root.find("memory"))
-    if memory is None:
-        _xml_fail(
-            C.VIR_ERR_XML_ERROR,
-            C.VIR_FROM_DOMAIN,
-            "Memory size must be specified via <memory> or in the <numa> configuration",
-        )
-    assert memory is not None
-    current = _size_kib(root.find("currentMemory")) or memory
-    vcpu_text = (root.findtext("vcpu") or "1").strip()
-    try:
-        vcpus = int(vcpu_text)
-    except ValueError:
-        _xml_fail(C.VIR_ERR_XML_ERROR, C.VIR_FROM_DOMAIN, "maximum vcpus count must be an integer")
-    os_el = root.find("os")
-    fields: dict[str, object] = {}
-    if os_el is not None:
-        t = os_el.find("type")
-        if t is not None:
-            fields.update(
-                os_type=(t.text or "hvm").strip(), arch=t.get("arch"), machine=t.get("machine")
-            )
-        for key in ("kernel", "initrd", "cmdline"):
-            value = os_el.findtext(key)
-            if value is not None:
-                fields[key] = value
-        fields["boot"] = tuple(b.get("dev", "hd") for b in os_el.findall("boot"))
-    prefixes = {uri: pre for pre, uri in _NS_RE.findall(text)}
-    meta: list[MetaEntry] = []
-    md = root.find("metadata")
-    if md is not None:
-        for child in md:
-            uri = child.tag[1:].split("}", 1)[0] if child.tag.startswith("{") else ""
-            meta.append(MetaEntry(prefixes.get(uri, "ns0"), uri, _strip_ns(child)))
-    devices: list[Device] = []
-    dev_el = root.find("devices")
-    if dev_el is not None:
-        devices = [parse_device(d) for d in dev_el]
-    handled = {
+_HANDLED = frozenset(
+    (
         "name",
         "uuid",
         "title",
@@ -349,7 +305,90 @@ def parse_domain(text: str) -> DomainSpec:
         "on_reboot",
         "on_crash",
         "devices",
-    }
+    )
+)
+
+
+@overload
+def _text(top: dict[str, ET.Element], tag: str) -> str: ...
+
+
+@overload
+def _text(top: dict[str, ET.Element], tag: str, missing: None) -> str | None: ...
+
+
+def _text(top: dict[str, ET.Element], tag: str, missing: str | None = "") -> str | None:
+    """The text of the first child ``tag`` ("" when empty), ``missing`` when absent."""
+    elem = top.get(tag)
+    if elem is None:
+        return missing
+    return elem.text or ""
+
+
+def parse_domain(text: str) -> DomainSpec:
+    """Parse domain XML into a spec, raising the libvirtError libvirt raises."""
+    root = parse_element(text)
+    if root.tag != "domain":
+        _xml_fail(
+            C.VIR_ERR_XML_ERROR,
+            C.VIR_FROM_XML,
+            f"expecting root element of 'domain', not '{_local(root.tag)}'",
+        )
+    dtype = root.get("type")
+    if not dtype:
+        _xml_fail(C.VIR_ERR_INTERNAL_ERROR, C.VIR_FROM_DOMAIN, "missing domain type attribute")
+    top: dict[str, ET.Element] = {}
+    for child in root:
+        top.setdefault(child.tag, child)
+    name = _text(top, "name").strip()
+    if not name:
+        _xml_fail(C.VIR_ERR_NO_NAME, C.VIR_FROM_DOMAIN, None)
+    uuid_text = _text(top, "uuid").strip()
+    if uuid_text and not _CANONICAL_UUID.match(uuid_text):
+        try:
+            uuid_text = str(uuidlib.UUID(uuid_text))
+        except ValueError:
+            _xml_fail(C.VIR_ERR_INTERNAL_ERROR, C.VIR_FROM_DOMAIN, "malformed uuid element")
+    elif not uuid_text:
+        uuid_text = str(uuidlib.uuid4())
+    memory = _size_kib(top.get("memory"))
+    if memory is None:
+        _xml_fail(
+            C.VIR_ERR_XML_ERROR,
+            C.VIR_FROM_DOMAIN,
+            "Memory size must be specified via <memory> or in the <numa> configuration",
+        )
+    assert memory is not None
+    current = _size_kib(top.get("currentMemory")) or memory
+    vcpu_text = (_text(top, "vcpu") or "1").strip()
+    try:
+        vcpus = int(vcpu_text)
+    except ValueError:
+        _xml_fail(C.VIR_ERR_XML_ERROR, C.VIR_FROM_DOMAIN, "maximum vcpus count must be an integer")
+    os_el = top.get("os")
+    fields: dict[str, object] = {}
+    if os_el is not None:
+        t = os_el.find("type")
+        if t is not None:
+            fields.update(
+                os_type=(t.text or "hvm").strip(), arch=t.get("arch"), machine=t.get("machine")
+            )
+        for key in ("kernel", "initrd", "cmdline"):
+            value = os_el.findtext(key)
+            if value is not None:
+                fields[key] = value
+        fields["boot"] = tuple(b.get("dev", "hd") for b in os_el.findall("boot"))
+    meta: list[MetaEntry] = []
+    md = top.get("metadata")
+    if md is not None:
+        prefixes = {uri: pre for pre, uri in _NS_RE.findall(text)}
+        for child in md:
+            uri = child.tag[1:].split("}", 1)[0] if child.tag.startswith("{") else ""
+            meta.append(MetaEntry(prefixes.get(uri, "ns0"), uri, _strip_ns(child)))
+    devices: list[Device] = []
+    dev_el = top.get("devices")
+    if dev_el is not None:
+        devices = [parse_device(d) for d in dev_el]
     return DomainSpec(
         type=dtype or "",
         name=name,
@@ -357,13 +396,13 @@ def parse_domain(text: str) -> DomainSpec:
         memory_kib=memory,
         current_kib=current,
         vcpus=vcpus,
-        title=root.findtext("title"),
-        description=root.findtext("description"),
+        title=_text(top, "title", None),
+        description=_text(top, "description", None),
         metadata=tuple(meta),
-        on_poweroff=(root.findtext("on_poweroff") or "destroy").strip(),
-        on_reboot=(root.findtext("on_reboot") or "restart").strip(),
-        on_crash=(root.findtext("on_crash") or "destroy").strip(),
-        extra=tuple(serialize(c, indent="  ") for c in root if c.tag not in handled),
+        on_poweroff=(_text(top, "on_poweroff") or "destroy").strip(),
+        on_reboot=(_text(top, "on_reboot") or "restart").strip(),
+        on_crash=(_text(top, "on_crash") or "destroy").strip(),
+        extra=tuple(serialize(c, indent="  ") for c in root if c.tag not in _HANDLED),
         devices=tuple(devices),
         **fields,  # type: ignore[arg-type]
     )

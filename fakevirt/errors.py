@@ -221,7 +221,7 @@ CATALOGUE: dict[str, dict[str, tuple[int, int, str | None]]] = {
         _T: (C.VIR_ERR_INTERNAL_ERROR, C.VIR_FROM_TEST, "domain '{name}' not paused"),
     },
     "shutdown_inactive": {
-        _Q: _NOT_RUNNING,
+        _Q: (C.VIR_ERR_OPERATION_INVALID, C.VIR_FROM_QEMU, "domain is not running"),
         _T: (C.VIR_ERR_INTERNAL_ERROR, C.VIR_FROM_TEST, "domain '{name}' not running"),
     },
     "not_running": {_Q: _NOT_RUNNING, _T: _NOT_RUNNING},

@@ -14,6 +14,7 @@ from __future__ import annotations
 import posixpath
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from fakevirt import actions
 from fakevirt import constants as C
@@ -48,24 +49,36 @@ class MigrationJob:
     downtime_ms: int = 0
 
     def stats(self, now: float, completed: bool = False) -> dict[str, Any]:
-        """The job as libvirt-python's jobStats() dict."""
+        """The job as libvirt-python's jobStats() dict.
+
+        The keys of a completed job are exactly those libvirt 9.0 / QEMU 7.2 report (measured
+        by tests/fidelity/test_qemu_fidelity.py); a running job has the same ones without
+        the downtime, plus ``disk_bps`` while disks are copied.
+        """
         disk_rem = max(0, int(self.disk_total - self.disk_processed))
         mem_rem = 0 if completed else int(self.memory_remaining)
+        elapsed = int((now - self.started) * 1000)
+        pages = int(self.memory_processed) // 4096
         out: dict[str, Any] = {
             "type": C.VIR_DOMAIN_JOB_COMPLETED if completed else C.VIR_DOMAIN_JOB_UNBOUNDED,
             C.VIR_DOMAIN_JOB_OPERATION: C.VIR_DOMAIN_JOB_OPERATION_MIGRATION_OUT,
-            C.VIR_DOMAIN_JOB_TIME_ELAPSED: int((now - self.started) * 1000),
+            C.VIR_DOMAIN_JOB_TIME_ELAPSED: elapsed,
+            C.VIR_DOMAIN_JOB_TIME_ELAPSED_NET: elapsed,
+            C.VIR_DOMAIN_JOB_SETUP_TIME: 0,
             C.VIR_DOMAIN_JOB_MEMORY_TOTAL: self.memory_total,
             C.VIR_DOMAIN_JOB_MEMORY_PROCESSED: int(self.memory_processed),
             C.VIR_DOMAIN_JOB_MEMORY_REMAINING: mem_rem,
+            C.VIR_DOMAIN_JOB_MEMORY_CONSTANT: 0,
+            C.VIR_DOMAIN_JOB_MEMORY_NORMAL: pages,
+            C.VIR_DOMAIN_JOB_MEMORY_NORMAL_BYTES: pages * 4096,
             C.VIR_DOMAIN_JOB_MEMORY_BPS: int(self.bandwidth),
             C.VIR_DOMAIN_JOB_MEMORY_DIRTY_RATE: int(self.dirty_rate // 4096),
             C.VIR_DOMAIN_JOB_MEMORY_PAGE_SIZE: 4096,
             C.VIR_DOMAIN_JOB_MEMORY_ITERATION: self.iteration,
+            C.VIR_DOMAIN_JOB_MEMORY_POSTCOPY_REQS: 0,
             C.VIR_DOMAIN_JOB_DISK_TOTAL: self.disk_total,
             C.VIR_DOMAIN_JOB_DISK_PROCESSED: int(self.disk_processed),
             C.VIR_DOMAIN_JOB_DISK_REMAINING: disk_rem,
-            C.VIR_DOMAIN_JOB_DISK_BPS: int(self.bandwidth),
             C.VIR_DOMAIN_JOB_DATA_TOTAL: self.memory_total + self.disk_total,
             C.VIR_DOMAIN_JOB_DATA_PROCESSED: int(self.memory_processed + self.disk_processed),
             C.VIR_DOMAIN_JOB_DATA_REMAINING: mem_rem + disk_rem,
@@ -73,7 +86,8 @@ class MigrationJob:
         if completed:
             out[C.VIR_DOMAIN_JOB_DOWNTIME] = self.downtime_ms
             out[C.VIR_DOMAIN_JOB_DOWNTIME_NET] = self.downtime_ms
-            out[C.VIR_DOMAIN_JOB_SUCCESS] = True
+        elif self.disk_total:
+            out[C.VIR_DOMAIN_JOB_DISK_BPS] = int(self.bandwidth)
         return out
 
     @property
@@ -96,63 +110,66 @@ def _connect_failed(world: World, dconnuri: str) -> None:
         if host is not None and host.status == "crashed"
         else "Connection refused"
     )
+    # libvirt 9 passes the RPC layer's error through (measured against real nodes).
+    port = urlsplit(dconnuri).port or PORT
     fail(
-        C.VIR_ERR_OPERATION_FAILED,
-        C.VIR_FROM_QEMU,
-        f"Failed to connect to remote libvirt URI {dconnuri}: unable to connect to server "
-        f"at '{name}:{PORT}': {why}",
+        C.VIR_ERR_SYSTEM_ERROR,
+        C.VIR_FROM_RPC,
+        f"unable to connect to server at '{name}:{port}': {why}",
         "virDomainMigrateToURI3() failed",
     )
 
 
-def _check_disks(
-    src: Host, dst: Host, rec: DomainRecord, flags: int, params: dict[str, Any]
-) -> list[str]:
-    """Refuse unsafe migrations as libvirt 9 does; return the paths block-copied."""
+def _check_safe(src: Host, rec: DomainRecord, flags: int, params: dict[str, Any]) -> list[str]:
+    """The source's Begin phase: refuse unsafe disks as libvirt 9 does (seeing only the
+    source's filesystems); return the paths to block-copy."""
     copy_all = bool(flags & _STORAGE)
     only = params.get(C.VIR_MIGRATE_PARAM_MIGRATE_DISKS)
     copied: list[str] = []
     for disk in rec.spec.disks:
         if not disk.source or disk.device not in ("disk", "lun"):
             continue
-        path = disk.source
-        if (
-            copy_all
-            and (not only or disk.target in only)
-            and not disk.readonly
-            and not disk.shareable
-        ):
-            if not dst.file_exists(path):
-                fail(
-                    C.VIR_ERR_NO_STORAGE_POOL,
-                    C.VIR_FROM_STORAGE,
-                    f"no storage pool with matching target path '{posixpath.dirname(path)}'",
-                    "virDomainMigrateToURI3() failed",
-                )
-            copied.append(path)
+        copy = copy_all and (not only or disk.target in only)
+        if copy and not disk.readonly and not disk.shareable:
+            copied.append(disk.source)
             continue
-        if disk.type == "file" and not flags & C.VIR_MIGRATE_UNSAFE:
-            store = src.shared_storage_of(path)
-            shared = store is not None and dst.shared_storage_of(path) is store
-            if not shared or (store is not None and store.fs == "local"):
-                fail(
-                    C.VIR_ERR_MIGRATE_UNSAFE,
-                    C.VIR_FROM_QEMU,
-                    "Migration without shared storage is unsafe",
-                    "virDomainMigrateToURI3() failed",
-                )
-            if (
-                store is not None
-                and store.fs == "nfs"
-                and not (disk.readonly or disk.shareable or disk.cache in ("none", "directsync"))
-            ):
-                fail(
-                    C.VIR_ERR_MIGRATE_UNSAFE,
-                    C.VIR_FROM_QEMU,
-                    "Migration may lead to data corruption if disks use cache other than "
-                    "none or directsync",
-                    "virDomainMigrateToURI3() failed",
-                )
+        if disk.type != "file" or flags & C.VIR_MIGRATE_UNSAFE:
+            continue
+        store = src.shared_storage_of(disk.source)
+        if store is None or store.fs == "local":
+            fail(
+                C.VIR_ERR_MIGRATE_UNSAFE,
+                C.VIR_FROM_QEMU,
+                "Migration without shared storage is unsafe",
+                "virDomainMigrateToURI3() failed",
+            )
+        if store.fs == "nfs" and not (
+            disk.readonly or disk.shareable or disk.cache in ("none", "directsync")
+        ):
+            fail(
+                C.VIR_ERR_MIGRATE_UNSAFE,
+                C.VIR_FROM_QEMU,
+                "Migration may lead to data corruption if disks use cache other than "
+                "none or directsync",
+                "virDomainMigrateToURI3() failed",
+            )
+    return copied
+
+
+def _check_dest_storage(dst: Host, rec: DomainRecord, copied: list[str]) -> None:
+    """The destination's Prepare phase: block-copy targets must be pre-created (libvirt
+    finds no storage pool to create them in), other disks must be visible there."""
+    disks = [d for d in rec.spec.disks if d.source and d.device in ("disk", "lun")]
+    for path in copied:
+        if not dst.file_exists(path):
+            fail(
+                C.VIR_ERR_NO_STORAGE_POOL,
+                C.VIR_FROM_STORAGE,
+                f"no storage pool with matching target path '{posixpath.dirname(path)}'",
+                "virDomainMigrateToURI3() failed",
+            )
+    for disk in disks:
+        path = disk.source or ""
         if disk.type in ("file", "block") and not dst.file_exists(path):
             fail(
                 C.VIR_ERR_SYSTEM_ERROR,
@@ -160,7 +177,6 @@ def _check_disks(
                 f"Cannot access storage file '{path}' (as uid:0, gid:0): No such file or directory",
                 "virDomainMigrateToURI3() failed",
             )
-    return copied
 
 
 def migrate(dom: virDomain, dconnuri: str, params: dict[str, Any] | None, flags: int) -> int:
@@ -186,6 +202,9 @@ def migrate(dom: virDomain, dconnuri: str, params: dict[str, Any] | None, flags:
                 C.VIR_FROM_QEMU,
                 f"another migration job is already running for domain '{rec.spec.name}'",
             )
+        # libvirt's order: Begin on the source (disk safety), connect to the destination,
+        # Prepare there (the source's host UUID in the cookie, the domain, the storage).
+        copied = _check_safe(src, rec, flags, params)
         dst = world.host_for_uri(dconnuri)
         if dst is None or dst.status == "crashed":
             _connect_failed(world, dconnuri)
@@ -202,7 +221,7 @@ def migrate(dom: virDomain, dconnuri: str, params: dict[str, Any] | None, flags:
         other = dst.by_name(rec.spec.name)
         if other is not None and other is not existing:
             fail_as(dst.flavour, "name_taken", name=rec.spec.name, uuid=other.spec.uuid)
-        copied = _check_disks(src, dst, rec, flags, params)
+        _check_dest_storage(dst, rec, copied)
     name = rec.spec.name
     if world.take_fault("migration_failure", src.hostname, name, phase="before_start"):
         fail(
@@ -485,13 +504,7 @@ class _Run:
             )
             rec.completed_job = stats
             if flags & C.VIR_MIGRATE_UNDEFINE_SOURCE and rec.persistent:
-                world.lifecycle(
-                    src,
-                    rec,
-                    C.VIR_DOMAIN_EVENT_UNDEFINED,
-                    C.VIR_DOMAIN_EVENT_UNDEFINED_REMOVED,
-                    out,
-                )
+                # No UNDEFINED event: libvirt 9 removes the source definition silently.
                 rec.config = None
                 src.domains.pop(rec.spec.uuid, None)
         world.deliver(out)

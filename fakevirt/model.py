@@ -111,8 +111,12 @@ class Host:
     def _where(self, path: str) -> tuple[dict[str, int], str, SharedStorage | None]:
         path = posixpath.normpath(path)
         for mount, store in self.mounts.items():
-            if path == mount or path.startswith(mount.rstrip("/") + "/"):
-                return store.files, posixpath.relpath(path, mount), store
+            if path == mount:
+                return store.files, ".", store
+            if mount == "/":
+                return store.files, path.lstrip("/") or ".", store
+            if path.startswith(mount) and path[len(mount)] == "/":
+                return store.files, path[len(mount) + 1 :], store
         return self.files, path, None
 
     def shared_storage_of(self, path: str) -> SharedStorage | None:

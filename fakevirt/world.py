@@ -56,6 +56,9 @@ _TEST_DOMAIN_XML = """<domain type='test'><name>test</name>
 </devices></domain>"""
 
 
+_SPEC_CACHE_SIZE = 512
+
+
 def uri_hostname(uri: str) -> str | None:
     """The hostname a ``fake://h/system`` or ``qemu+tcp://h/system`` URI names (or None)."""
     parts = urlsplit(uri)
@@ -99,6 +102,7 @@ class World:
         self._fault_seq = 0
         self._pending: list[Delivery] = []
         self._module: LibvirtModule | None = None
+        self._specs: dict[tuple[str, str, str], tuple[DomainSpec, bool]] = {}
         # Guests powering off after an ACPI request: id(record) -> (host, record, timer).
         self.shutdowns: dict[int, tuple[Host, DomainRecord, Any]] = {}
         self._add_test_host()
@@ -301,7 +305,10 @@ class World:
         self, host: Host, rec: DomainRecord, event: int, detail: int, out: list[Delivery]
     ) -> None:
         """Queue a lifecycle event of rec on host for every matching registration."""
-        if not host.conns:
+        for conn in host.conns:
+            if conn.has_registrations():
+                break
+        else:
             return
         delay = 0.0
         if self._faults:
@@ -358,6 +365,10 @@ class World:
     def run_events(self, block: float | None = None) -> int:
         """Deliver every due queued callback; wait up to ``block`` real seconds for one."""
         wait = self.event_loop_block if block is None else block
+        if self.shutdowns:
+            from fakevirt.guest import complete_due
+
+            complete_due(self)
         with self.lock:
             due = self._take_due()
             if not due and wait > 0 and not self._pending:
@@ -380,6 +391,24 @@ class World:
             return len(self._pending)
 
     # ---- helpers used by connections/domains -------------------------------------------
+    def spec_for(self, host: Host, xml: str) -> DomainSpec:
+        """Parse domain XML for host (with the driver's defaults), once per distinct text.
+
+        Specs are immutable, so a redefinition of the same XML reuses the parsed spec. XML
+        without a UUID still gets a fresh UUID each time, as libvirt generates one.
+        """
+        key = (host.flavour, host.arch, xml)
+        cached = self._specs.get(key)
+        if cached is None:
+            spec = self.normalise(host, parse_domain(xml))
+            cached = (spec, spec.uuid not in xml)
+            if len(self._specs) >= _SPEC_CACHE_SIZE:
+                self._specs.clear()
+            self._specs[key] = cached
+            return spec
+        spec, generated_uuid = cached
+        return spec.with_uuid(str(uuidlib.uuid4())) if generated_uuid else spec
+
     def normalise(self, host: Host, spec: DomainSpec) -> DomainSpec:
         """Fill in the defaults the host's driver adds to a new definition."""
         changes: dict[str, object] = {}

@@ -86,7 +86,12 @@ class Cloud:
         backend: str = "fake",
         **overrides: Any,
     ) -> Cloud:
-        """Build and start a cloud from a topology (name in fixtures/, path, or dict)."""
+        """Build and start a cloud from a topology (name in fixtures/, path, or dict).
+
+        On the qemu backend the ``default`` topology means ``fixtures/qemu.yaml`` (three
+        small real hosts)."""
+        if backend == "qemu" and topology == "default":
+            topology = "qemu"
         topo = topology if isinstance(topology, Topology) else load_topology(topology)
         cloud = cls(topo, backend=backend, overrides=overrides)
         cloud.boot()
@@ -97,11 +102,15 @@ class Cloud:
         config = Config().with_overrides(**{**self.topology.config, **self._overrides})
         virt = self._make_backend(config)
         self.runtime = build_runtime(config, virt=virt)
-        if virt is not None and hasattr(virt, "attach"):
-            virt.attach(self.runtime)
-        self._start_services()
-        self._seed()
-        self._apps = self._build_apps()
+        try:
+            if virt is not None and hasattr(virt, "attach"):
+                virt.attach(self.runtime)
+            self._start_services()
+            self._seed()
+            self._apps = self._build_apps()
+        except BaseException:
+            self._close_backend()
+            raise
         self._started = True
         self.settle()
 
@@ -195,7 +204,14 @@ class Cloud:
         self.runtime.bus.close()
         self.runtime.clock.close()
         self.runtime.store.close()
+        self._close_backend()
         self._started = False
+
+    def _close_backend(self) -> None:
+        """Release what the hypervisor backend holds (the qemu backend's node containers)."""
+        close = getattr(self.runtime.virt, "close", None)
+        if callable(close):
+            close()
 
     def reset(self, topology: Topology | None = None) -> None:
         """Throw every bit of state away and start again from a topology."""

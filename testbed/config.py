@@ -82,7 +82,9 @@ class Config:
     quota_server_group_members: int = 10
     # HA engine (Masakari-like), off by default
     ha_enabled: bool = False
-    ha_recovery_method: str = "auto"
+    ha_recovery_method: str = "auto"  # auto | reserved_host | auto_priority | rh_priority
+    ha_reserved_hosts: tuple[str, ...] = ()  # standby hosts of reserved_host (in order)
+    ha_check_interval: float = 10.0  # how often the HA engine looks for failed hosts
     extra: dict[str, Any] = field(default_factory=dict)
 
     def with_overrides(self, **overrides: Any) -> Config:

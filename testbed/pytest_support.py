@@ -61,10 +61,18 @@ def open_cloud(*, backend: str, topology: Any, cloud_name: str | None) -> Iterat
             control=control,
             cloud=cloud,
             base_url=IN_PROCESS_URL,
-            features={"control", f"backend:{backend}"},
+            features={"control", f"backend:{backend}", *_fault_features(cloud)},
         )
     finally:
         cloud.stop()
+
+
+def _fault_features(cloud: Any) -> set[str]:
+    """``hypervisor-fault:<kind>`` for each hypervisor fault the backend can inject (the
+    qemu backend cannot fake what real libvirt has no hook for), for ``testbed_requires``."""
+    virt = cloud.runtime.virt
+    kinds = virt.fault_kinds() if virt is not None and hasattr(virt, "fault_kinds") else {}
+    return {f"hypervisor-fault:{kind}" for kind in kinds}
 
 
 def _external(cloud_name: str | None) -> CloudHandle:

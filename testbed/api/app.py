@@ -13,6 +13,7 @@ from testbed.api import (
     hypervisors,
     instance_actions,
     limits,
+    migration_actions,  # registers resize/migrate/live-migration actions
     migrations,
     quota_sets,
     server_actions,
@@ -39,6 +40,7 @@ _MODULES = (
     availability_zones,
     server_groups,
     migrations,
+    migration_actions,
     instance_actions,
     limits,
     quota_sets,

@@ -19,7 +19,7 @@ from testbed.api.common import (
 from testbed.api.routing import RouteTable
 from testbed.compute.api import InstanceOperations
 from testbed.compute.models import Migration
-from testbed.exceptions import BadRequest, Conflict, NotFound
+from testbed.exceptions import BadRequest, NotFound
 from testbed.web.app import ApiRequest
 
 __all__ = ["routes"]
@@ -164,15 +164,24 @@ def show_server_migration(req: ApiRequest, server_id: str, migration_id: str) ->
 
 @routes.route("/v2.1/servers/<server_id>/migrations/<migration_id>", ["DELETE"], min_version="2.24")
 def abort_server_migration(req: ApiRequest, server_id: str, migration_id: str) -> tuple[int, Any]:
-    """Abort a live migration: not available in the test-bed yet."""
-    show_server_migration(req, server_id, migration_id)
-    raise Conflict("Aborting a live migration is not available in this test-bed yet.")
+    """Abort a live migration (testbed/compute/migrate_api.py)."""
+    from testbed.compute.migrate_api import MigrationOperations
+
+    require_admin(req, "os_compute_api:servers:migrations:delete")
+    MigrationOperations(req.runtime).abort(req.ctx, server_id, migration_id)
+    return 202, None
 
 
 @routes.route(
     "/v2.1/servers/<server_id>/migrations/<migration_id>/action", ["POST"], min_version="2.22"
 )
 def server_migration_action(req: ApiRequest, server_id: str, migration_id: str) -> tuple[int, Any]:
-    """force_complete: not available in the test-bed yet."""
-    show_server_migration(req, server_id, migration_id)
-    raise Conflict("Forcing a live migration to complete is not available in this test-bed yet.")
+    """force_complete of a running live migration (testbed/compute/migrate_api.py)."""
+    from testbed.compute.migrate_api import MigrationOperations
+
+    require_admin(req, "os_compute_api:servers:migrations:force_complete")
+    body = req.json()
+    if not isinstance(body, dict) or list(body) != ["force_complete"]:
+        raise BadRequest('Invalid input: the body must be {"force_complete": null}.')
+    MigrationOperations(req.runtime).force_complete(req.ctx, server_id, migration_id)
+    return 202, None

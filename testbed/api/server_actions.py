@@ -33,8 +33,6 @@ NOT_YET_AVAILABLE = frozenset(
         "revertResize",
         "migrate",
         "os-migrateLive",
-        "evacuate",
-        "rebuild",
         "createImage",
         "createBackup",
         "shelve",
@@ -184,3 +182,7 @@ def _lock(req: ApiRequest, server_id: str, _arg: Any) -> tuple[int, Any]:
 def _unlock(req: ApiRequest, server_id: str, _arg: Any) -> tuple[int, Any]:
     _ops(req).set_locked(req.ctx, server_id, False)
     return 202, None
+
+
+# Actions registered by other modules (imported last: they use ``action`` above).
+from testbed.api import ha_actions  # noqa: E402, F401  (evacuate, rebuild)

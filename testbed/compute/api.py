@@ -234,11 +234,21 @@ class InstanceOperations:
                 task_id = instance.task_id
             else:
                 task_id = new_uuid()
+            from testbed.compute.migrate_api import confirm_before_delete
+
+            resize = confirm_before_delete(session, instance)  # VERIFY_RESIZE: confirm first
             instance.task_state = task_states.DELETING
             instance.task_id = task_id
             action = record_action(session, ctx, uuid, "delete", now)
             session.flush()
             action_id = action.id
+        if resize is not None:
+            from testbed.compute.migrate_rpcapi import MigrationComputeAPI
+
+            source, migration_uuid = resize
+            MigrationComputeAPI(self.runtime.bus).confirm_resize(
+                ctx, source, uuid, None, migration_uuid
+            )
         if local or host is None:
             self._local_delete(ctx, uuid, action_id)
         else:

@@ -23,7 +23,13 @@ from typing import Any
 from testbed.compute import states
 from testbed.compute.actions import ERROR, SUCCESS, fault_message
 from testbed.compute.build import Builder
+from testbed.compute.drift import RunningDeletedCleaner
+from testbed.compute.evacuate import destroy_evacuated_instances
+from testbed.compute.live import LiveMigrationMixin  # live migration handlers
 from testbed.compute.locks import KeyedLock
+from testbed.compute.migrate import ColdMigrationMixin  # resize / cold migration handlers
+from testbed.compute.power_sync import PowerSync
+from testbed.compute.rebuild import Rebuilder
 from testbed.compute.records import Event, InstanceRecords, block_device_info, fault_from
 from testbed.compute.states import power_state, task_states
 from testbed.conductor.rpcapi import ConductorAPI
@@ -41,7 +47,7 @@ LOG = logging.getLogger(__name__)
 Instance = dict[str, Any]
 
 
-class ComputeManager:
+class ComputeManager(ColdMigrationMixin, LiveMigrationMixin):
     """Endpoint of ``compute.<host>``: builds, power operations and deletes."""
 
     def __init__(
@@ -64,6 +70,10 @@ class ComputeManager:
         self.volume_api = VolumeAPI(runtime.bus)
         self.conductor_api = ConductorAPI(runtime.bus)
         self._builder = Builder(self)
+        # HA and state repair (testbed/compute/power_sync.py, drift.py, rebuild.py)
+        self.power_sync = PowerSync(self)
+        self.drift = RunningDeletedCleaner(self)
+        self._rebuilder = Rebuilder(self)
 
     # -- build ----------------------------------------------------------------------------
     def build_and_run_instance(
@@ -77,6 +87,22 @@ class ComputeManager:
         """Build and boot the instance here; reschedule to an alternate if spawn fails."""
         with self.locks.hold(instance_uuid):
             self._builder.build(ctx, instance_uuid, request_spec, node, alternates)
+
+    def init_host(self) -> None:
+        """On start: destroy guests of instances evacuated away while this host was down
+        (testbed/compute/evacuate.py), then listen to the hypervisor's lifecycle events
+        (they feed the power-state sync, testbed/compute/power_sync.py)."""
+        destroy_evacuated_instances(self)
+        self.driver.register_lifecycle_handler(self.power_sync.handle_lifecycle_event)
+
+    # -- rebuild and evacuate (testbed/compute/rebuild.py, evacuate.py) --------------------
+    def rebuild_instance(
+        self, ctx: RequestContext, instance_uuid: str, task_id: str, rebuild: dict[str, Any]
+    ) -> None:
+        """Rebuild here: re-image on the same host, or (``rebuild["evacuate"]``) recreate
+        an instance of a failed host on this one."""
+        with self.locks.hold(instance_uuid):
+            self._rebuilder.rebuild(ctx, instance_uuid, task_id, rebuild)
 
     # -- power ----------------------------------------------------------------------------
     def stop_instance(

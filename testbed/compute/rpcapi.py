@@ -116,6 +116,29 @@ class ComputeAPI(RpcClient):
             ctx, host, "terminate_instance", instance_uuid=instance_uuid, task_id=task_id
         )
 
+    def rebuild_instance(
+        self,
+        ctx: RequestContext,
+        host: str,
+        instance_uuid: str,
+        task_id: str,
+        rebuild: dict[str, Any],
+    ) -> None:
+        """Rebuild (rebuilding -> rebuild_block_device_mapping -> rebuild_spawning).
+
+        ``rebuild``: ``{image_ref, evacuate: bool, on_shared_storage: bool | None,
+        migration_uuid, node, node_uuid, availability_zone, source_host, target_state:
+        "stopped" | None, orig_vm_state}``; with ``evacuate`` the instance of a failed
+        host is recreated on ``host`` (see testbed/compute/rebuild.py)."""
+        self._host_cast(
+            ctx,
+            host,
+            "rebuild_instance",
+            instance_uuid=instance_uuid,
+            task_id=task_id,
+            rebuild=rebuild,
+        )
+
     def attach_volume(
         self,
         ctx: RequestContext,

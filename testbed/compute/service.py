@@ -75,13 +75,28 @@ class ComputeService(ReportingService):
         """Connect the driver, register the node, then serve and heartbeat."""
         self.driver.init_host()
         self.update_available_resource()
+        self.manager.init_host()
         super().start()
 
+    def stop(self) -> None:
+        """Leave the bus, end the periodic tasks and the lifecycle events."""
+        super().stop()
+        self.driver.unregister_lifecycle_handler()
+
     def periodic_tasks(self) -> list[tuple[float, Callable[[], None]]]:
-        """Heartbeat and resource update."""
+        """Heartbeat and resource update; power-state sync and the clean-up of guests of
+        deleted instances (testbed/compute/power_sync.py, drift.py)."""
+        config = self.runtime.config
         return [
             *super().periodic_tasks(),
-            (self.runtime.config.update_resources_interval, self.update_available_resource),
+            (config.update_resources_interval, self.update_available_resource),
+            (config.sync_power_state_interval, self.manager.power_sync.sync_power_states),
+            (
+                config.running_deleted_instance_poll_interval,
+                self.manager.drift.cleanup_running_deleted_instances,
+            ),
+            # auto-confirm of resizes (testbed/compute/migrate.py)
+            (config.resize_confirm_window or 60.0, self.manager._poll_unconfirmed_resizes),
         ]
 
     def update_available_resource(self) -> None:

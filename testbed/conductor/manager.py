@@ -22,6 +22,8 @@ from testbed.compute.build import max_retries_message
 from testbed.compute.records import Event, Fault, InstanceRecords
 from testbed.compute.rpcapi import ComputeAPI
 from testbed.compute.states import task_states
+from testbed.conductor.migrate import ConductorMigrationMixin  # migrate / live migrate tasks
+from testbed.conductor.rebuild import RebuildTask
 from testbed.context import RequestContext
 from testbed.exceptions import CloudError
 from testbed.scheduler import claims
@@ -35,7 +37,7 @@ LOG = logging.getLogger(__name__)
 SCHEDULE_EVENT = "conductor_schedule_and_build_instances"
 
 
-class ConductorManager:
+class ConductorManager(ConductorMigrationMixin):
     """Endpoint of the ``conductor`` topic."""
 
     def __init__(self, runtime: Runtime, host: str = "controller") -> None:
@@ -44,6 +46,13 @@ class ConductorManager:
         self.records = InstanceRecords(runtime, host)
         self.scheduler_api = SchedulerAPI(runtime.bus)
         self.compute_api = ComputeAPI(runtime.bus)
+        self._rebuild = RebuildTask(runtime, host)
+
+    def rebuild_instance(
+        self, ctx: RequestContext, instance_uuid: str, task_id: str, rebuild: dict[str, Any]
+    ) -> None:
+        """Rebuild on the instance's host, or evacuate it (testbed/conductor/rebuild.py)."""
+        self._rebuild.rebuild_instance(ctx, instance_uuid, task_id, rebuild)
 
     def build_instances(
         self, ctx: RequestContext, instance_uuids: list[str], request_spec: dict[str, Any]

@@ -26,6 +26,17 @@ class ConductorAPI(RpcClient):
         """
         self._cast(ctx, "build_instances", instance_uuids=instance_uuids, request_spec=request_spec)
 
+    def rebuild_instance(
+        self, ctx: RequestContext, instance_uuid: str, task_id: str, rebuild: dict[str, Any]
+    ) -> None:
+        """Rebuild (same host) or evacuate (``rebuild["evacuate"]``: a destination is
+        chosen and claimed, ``host``/``force`` as the API got them) an instance whose
+        task_state the api set to ``rebuilding``.  ``rebuild``: ``{evacuate, host, force,
+        image_ref, on_shared_storage, migration_uuid, target_state, orig_vm_state}``."""
+        self._cast(
+            ctx, "rebuild_instance", instance_uuid=instance_uuid, task_id=task_id, rebuild=rebuild
+        )
+
     def reschedule_instance(
         self,
         ctx: RequestContext,

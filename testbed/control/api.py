@@ -196,4 +196,7 @@ def build_app(runtime: Runtime, cloud: Cloud) -> JsonApp:
             events = tracer.since(since)
         return 200, {"events": events, "last_seq": tracer.last_seq()}
 
+    from testbed.ha.control import register_routes as register_ha_routes
+
+    register_ha_routes(app, cloud)  # /v1/ha: the HA engine (testbed/ha/control.py)
     return app

@@ -86,6 +86,15 @@ class SchedulerManager:
                     candidates = [
                         h for h in hosts if all(f.host_passes(h, request) for f in active)
                     ]
+                # moves: never the hosts to ignore (the source); only the requested one
+                ignored = set(_as_list(request_spec.get("ignore_hosts")))
+                requested = _as_list(request_spec.get("requested_destination"))
+                if ignored or requested:
+                    candidates = [
+                        h
+                        for h in candidates
+                        if h.host not in ignored and (not requested or h.host in requested)
+                    ]
                 ordered = self._ordered(candidates, request)
                 chosen = self._claim_first(ordered, uuid, want, project_id)
                 claimed.append(uuid)

@@ -163,12 +163,16 @@ class ComputeDriver(ABC):
         image: dict[str, Any] | None,
         network_info: list[dict[str, Any]],
         block_device_info: dict[str, Any],
+        *,
+        reuse_disks: bool = False,
     ) -> None:
         """Create the guest's disks, define it and start it; return once it has booted.
 
         ``image`` is the image as the image service shows it (None when booting from a
         volume).  On failure the driver leaves nothing behind it would not also remove in
-        :meth:`destroy`, and raises (the manager then reschedules).
+        :meth:`destroy`, and raises (the manager then reschedules).  ``reuse_disks``
+        (evacuation on shared storage): local disks that already exist are used as they
+        are, not created again.
         """
 
     @abstractmethod
@@ -245,17 +249,43 @@ class ComputeDriver(ABC):
     ) -> None:
         """Unplug a volume from the guest."""
 
-    # -- migration (filled in by the migration issue) --------------------------------------
+    # -- HA: lifecycle events, shared storage (testbed/virt/libvirt/lifecycle.py) -----------
+    def register_lifecycle_handler(self, handler: Callable[[str, int], None]) -> None:
+        """Call ``handler(instance_uuid, power_state)`` when the hypervisor reports a guest
+        stopped, started, paused or resumed (Nova's lifecycle events).  Default: none."""
+
+    def unregister_lifecycle_handler(self) -> None:
+        """Stop the lifecycle events (the service stops)."""
+
+    def instance_on_disk(self, instance: dict[str, Any]) -> bool:
+        """Whether the instance's local disks are visible here (shared instance storage,
+        as Nova's ``instance_on_disk``); evacuation keeps them when they are."""
+        return False
+
+    # -- migration (the libvirt driver's are in testbed/virt/libvirt/migration.py) ----------
+    # Cold: the source's migrate_disk_and_power_off, the destination's finish_migration;
+    # then confirm_migration on the source, or revert_migration_at_destination followed by
+    # finish_revert_migration on the source.  Live: check_can_live_migrate_destination
+    # (destination), check_can_live_migrate_source (source), pre_live_migration
+    # (destination), live_migration (source, monitored; live_migration_abort /
+    # live_migration_force_complete from another thread), then
+    # post_live_migration_at_destination + cleanup_live_migration_source, or
+    # rollback_live_migration_at_destination (and migrate_back when the guest had moved).
     def migrate_disk_and_power_off(
-        self, instance: dict[str, Any], dest: str, flavor: dict[str, Any]
+        self,
+        instance: dict[str, Any],
+        dest: str,
+        flavor: dict[str, Any],
+        block_device_info: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
-        """Cold migration, source side: stop the guest and copy its disks to ``dest``."""
+        """Cold migration, source side: stop the guest and copy its disks to ``dest``;
+        returns the disk info the destination needs (``{shared_storage, copied}``)."""
         raise NotImplementedError(self._unsupported("cold migration"))
 
     def finish_migration(
         self,
         instance: dict[str, Any],
-        migration: dict[str, Any],
+        disk_info: dict[str, Any],
         network_info: list[dict[str, Any]],
         block_device_info: dict[str, Any],
         power_on: bool = True,
@@ -263,22 +293,99 @@ class ComputeDriver(ABC):
         """Cold migration, destination side: define and (maybe) start the guest."""
         raise NotImplementedError(self._unsupported("cold migration"))
 
+    def confirm_migration(
+        self, instance: dict[str, Any], migration: dict[str, Any], disk_info: dict[str, Any]
+    ) -> None:
+        """Cold migration confirmed, source side: remove the old guest (and disks)."""
+        raise NotImplementedError(self._unsupported("cold migration"))
+
+    def revert_migration_at_destination(
+        self, instance: dict[str, Any], migration: dict[str, Any], disk_info: dict[str, Any]
+    ) -> None:
+        """Cold migration reverted, destination side: remove the new guest."""
+        raise NotImplementedError(self._unsupported("cold migration"))
+
+    def finish_revert_migration(
+        self,
+        instance: dict[str, Any],
+        network_info: list[dict[str, Any]],
+        block_device_info: dict[str, Any],
+        power_on: bool = True,
+    ) -> None:
+        """Cold migration reverted, source side: the old guest runs again."""
+        raise NotImplementedError(self._unsupported("cold migration"))
+
     def check_can_live_migrate_destination(
-        self, instance: dict[str, Any], src_host: str, block_migration: bool | None
+        self, instance: dict[str, Any], src_cpu_info: dict[str, Any], block_migration: bool | None
     ) -> dict[str, Any]:
-        """Live migration pre-check on the destination (resources, CPU, shared storage)."""
+        """Live migration pre-check on the destination (CPU, shared-storage probe)."""
+        raise NotImplementedError(self._unsupported("live migration"))
+
+    def cleanup_live_migration_destination_check(self, dest_check_data: dict[str, Any]) -> None:
+        """Remove what the destination pre-check left (its probe file)."""
         raise NotImplementedError(self._unsupported("live migration"))
 
     def check_can_live_migrate_source(
-        self, instance: dict[str, Any], dest_check_data: dict[str, Any]
+        self,
+        instance: dict[str, Any],
+        dest_check_data: dict[str, Any],
+        block_device_info: dict[str, Any],
     ) -> dict[str, Any]:
-        """Live migration pre-check on the source."""
+        """Live migration pre-check on the source; returns the migrate data (which kind:
+        block, shared instances path, volume-backed)."""
+        raise NotImplementedError(self._unsupported("live migration"))
+
+    def pre_live_migration(
+        self,
+        instance: dict[str, Any],
+        block_device_info: dict[str, Any],
+        network_info: list[dict[str, Any]],
+        migrate_data: dict[str, Any],
+    ) -> dict[str, Any]:
+        """Destination side: prepare the disks a block migration needs."""
         raise NotImplementedError(self._unsupported("live migration"))
 
     def live_migration(
+        self,
+        instance: dict[str, Any],
+        dest: str,
+        migrate_data: dict[str, Any],
+        on_progress: Callable[[dict[str, Any]], None] | None = None,
+    ) -> dict[str, Any]:
+        """Move the running guest to ``dest``, reporting progress; returns the completed
+        job's statistics."""
+        raise NotImplementedError(self._unsupported("live migration"))
+
+    def live_migration_abort(self, instance: dict[str, Any]) -> None:
+        """Abort the running live migration."""
+        raise NotImplementedError(self._unsupported("live migration"))
+
+    def live_migration_force_complete(self, instance: dict[str, Any]) -> None:
+        """Make the running live migration complete (post-copy, or pause the guest)."""
+        raise NotImplementedError(self._unsupported("live migration"))
+
+    def post_live_migration_at_destination(
+        self, instance: dict[str, Any], migrate_data: dict[str, Any]
+    ) -> None:
+        """Destination side, after the switchover."""
+        raise NotImplementedError(self._unsupported("live migration"))
+
+    def cleanup_live_migration_source(
+        self, instance: dict[str, Any], migrate_data: dict[str, Any]
+    ) -> None:
+        """Source side, after success: remove what is left of the guest here."""
+        raise NotImplementedError(self._unsupported("live migration"))
+
+    def rollback_live_migration_at_destination(
+        self, instance: dict[str, Any], migrate_data: dict[str, Any]
+    ) -> None:
+        """Destination side, after a failure: remove the guest and created disks."""
+        raise NotImplementedError(self._unsupported("live migration"))
+
+    def migrate_back(
         self, instance: dict[str, Any], dest: str, migrate_data: dict[str, Any]
     ) -> None:
-        """Move the running guest to ``dest``."""
+        """Bring a guest that already reached ``dest`` back to this host."""
         raise NotImplementedError(self._unsupported("live migration"))
 
     def _unsupported(self, what: str) -> str:

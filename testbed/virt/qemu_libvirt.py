@@ -47,10 +47,16 @@ def unreachable_error(libvirt: Any, host: str, port: int) -> Any:
     return error
 
 
+def _ignore_error(_ctx: Any, _error: Any) -> None:
+    """libvirt's error callback: the error is raised as ``libvirtError`` anyway."""
+
+
 def libvirt_module(probe_timeout: float = PROBE_TIMEOUT) -> types.ModuleType:
     """libvirt-python's module surface with probing, event-loop and keepalive ``open``s."""
     import libvirt
 
+    # Errors are raised as libvirtError; without a handler libvirt also prints each one.
+    libvirt.registerErrorHandler(_ignore_error, None)
     module = types.ModuleType("libvirt", "libvirt with safe opens for node containers")
     module.__dict__.update({k: v for k, v in vars(libvirt).items() if not k.startswith("__")})
 

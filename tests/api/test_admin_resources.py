@@ -210,4 +210,4 @@ def test_migrations_lists_and_filters(cloud: Cloud) -> None:
     assert cloud.get(f"/v2.1/servers/{uuid}/migrations", token=ADMIN).status_code == 404
     mid = server["migrations"][0]["id"]
     abort = cloud.delete(f"/v2.1/servers/{uuid}/migrations/{mid}", token=ADMIN, version="2.24")
-    assert abort.status_code == 409
+    assert abort.status_code == 202  # cast to the source host (testbed/compute/migrate_api.py)

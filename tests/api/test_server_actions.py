@@ -98,7 +98,7 @@ def test_bad_action_bodies(cloud: Cloud) -> None:
 
 @pytest.mark.parametrize(
     "name",
-    ["resize", "confirmResize", "revertResize", "migrate", "os-migrateLive", "evacuate", "rebuild"],
+    ["shelve", "rescue", "createImage"],  # moves: tests/migration/
 )
 def test_actions_of_later_issues_answer_409_not_500(cloud: Cloud, name: str) -> None:
     uuid = cloud.active()

@@ -65,7 +65,13 @@ def test_a_stopped_service_stops_heartbeating(cloud: MiniCloud) -> None:
 def test_run_periodic_tasks_on_demand(cloud: MiniCloud) -> None:
     before = service_row(cloud, "h1").report_count
     ran = cloud.compute["h1"].run_periodic_tasks()
-    assert ran == ["report_state", "update_available_resource"]
+    assert ran == [
+        "report_state",
+        "update_available_resource",
+        "sync_power_states",
+        "cleanup_running_deleted_instances",
+        "_poll_unconfirmed_resizes",
+    ]
     assert service_row(cloud, "h1").report_count == before + 1
     assert cloud.compute["h1"].run_periodic_tasks("report_state") == ["report_state"]
     assert cloud.compute["h1"].run_periodic_tasks("nope") == []

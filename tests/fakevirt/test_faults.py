@@ -100,6 +100,7 @@ def test_guest_actions_and_state_drift(world: lv.World, conn: lv.virConnect) -> 
         (E.VIR_DOMAIN_EVENT_RESUMED, E.VIR_DOMAIN_EVENT_RESUMED_UNPAUSED),
         (E.VIR_DOMAIN_EVENT_SHUTDOWN, E.VIR_DOMAIN_EVENT_SHUTDOWN_GUEST),
         (E.VIR_DOMAIN_EVENT_STOPPED, E.VIR_DOMAIN_EVENT_STOPPED_SHUTDOWN),
+        (E.VIR_DOMAIN_EVENT_RESUMED, E.VIR_DOMAIN_EVENT_RESUMED_UNPAUSED),
         (E.VIR_DOMAIN_EVENT_STARTED, E.VIR_DOMAIN_EVENT_STARTED_BOOTED),
         (E.VIR_DOMAIN_EVENT_CRASHED, E.VIR_DOMAIN_EVENT_CRASHED_PANICKED),
         (E.VIR_DOMAIN_EVENT_STOPPED, E.VIR_DOMAIN_EVENT_STOPPED_CRASHED),
@@ -111,8 +112,11 @@ def test_guest_ignores_acpi(world: lv.World, conn: lv.virConnect) -> None:
     dom = _boot(conn)
     handle = world.inject(lv.Fault(kind="ignore_shutdown", domain="vm1"))
     assert dom.shutdown() == 0 and dom.isActive() == 1
+    world.clock.sleep(10)
+    assert dom.isActive() == 1
     handle.clear()
     dom.shutdown()
+    world.clock.sleep(2)
     assert dom.isActive() == 0
 
 
@@ -122,7 +126,10 @@ def test_lost_delayed_events_and_slow_operations(world: lv.World, conn: lv.virCo
     dom = conn.defineXML(domain_xml(disk=None))
     world.inject(lv.Fault(kind="lost_events", event="STARTED", count=1))
     dom.create()
-    assert ev.take() == [("vm1", lv.VIR_DOMAIN_EVENT_DEFINED, 0)]
+    assert ev.take() == [
+        ("vm1", lv.VIR_DOMAIN_EVENT_DEFINED, 0),
+        ("vm1", lv.VIR_DOMAIN_EVENT_RESUMED, 0),
+    ]
     world.inject(lv.Fault(kind="delayed_events", seconds=5))
     dom.suspend()
     assert ev.take() == []

@@ -23,6 +23,8 @@ def test_define_start_stop_undefine_with_events(conn: lv.virConnect) -> None:
     assert dom.suspend() == 0  # QEMU: no-op on a paused domain
     dom.resume()
     dom.shutdown()
+    assert dom.state() == [lv.VIR_DOMAIN_RUNNING, lv.VIR_DOMAIN_RUNNING_UNPAUSED]
+    conn.world.clock.sleep(conn.world.shutdown_seconds)  # the guest takes its time
     assert dom.state() == [lv.VIR_DOMAIN_SHUTOFF, lv.VIR_DOMAIN_SHUTOFF_SHUTDOWN]
     dom.create()
     dom.destroy()
@@ -31,12 +33,15 @@ def test_define_start_stop_undefine_with_events(conn: lv.virConnect) -> None:
     E = lv
     assert ev.take() == [
         ("vm1", E.VIR_DOMAIN_EVENT_DEFINED, E.VIR_DOMAIN_EVENT_DEFINED_ADDED),
+        ("vm1", E.VIR_DOMAIN_EVENT_RESUMED, E.VIR_DOMAIN_EVENT_RESUMED_UNPAUSED),
         ("vm1", E.VIR_DOMAIN_EVENT_STARTED, E.VIR_DOMAIN_EVENT_STARTED_BOOTED),
         ("vm1", E.VIR_DOMAIN_EVENT_SUSPENDED, E.VIR_DOMAIN_EVENT_SUSPENDED_PAUSED),
         ("vm1", E.VIR_DOMAIN_EVENT_RESUMED, E.VIR_DOMAIN_EVENT_RESUMED_UNPAUSED),
         ("vm1", E.VIR_DOMAIN_EVENT_SHUTDOWN, E.VIR_DOMAIN_EVENT_SHUTDOWN_GUEST),
         ("vm1", E.VIR_DOMAIN_EVENT_STOPPED, E.VIR_DOMAIN_EVENT_STOPPED_SHUTDOWN),
+        ("vm1", E.VIR_DOMAIN_EVENT_RESUMED, E.VIR_DOMAIN_EVENT_RESUMED_UNPAUSED),
         ("vm1", E.VIR_DOMAIN_EVENT_STARTED, E.VIR_DOMAIN_EVENT_STARTED_BOOTED),
+        ("vm1", E.VIR_DOMAIN_EVENT_SHUTDOWN, E.VIR_DOMAIN_EVENT_SHUTDOWN_HOST),
         ("vm1", E.VIR_DOMAIN_EVENT_STOPPED, E.VIR_DOMAIN_EVENT_STOPPED_DESTROYED),
         ("vm1", E.VIR_DOMAIN_EVENT_UNDEFINED, E.VIR_DOMAIN_EVENT_UNDEFINED_REMOVED),
     ]
@@ -110,7 +115,7 @@ def test_xml_round_trip_and_devices(conn: lv.virConnect) -> None:
     assert "<source dev='/data/vol'/>" in dom.XMLDesc(lv.VIR_DOMAIN_XML_INACTIVE)
     assert (
         error_of(lambda: dom.attachDeviceFlags(disk, lv.VIR_DOMAIN_AFFECT_LIVE))[0]
-        == lv.VIR_ERR_OPERATION_FAILED
+        == lv.VIR_ERR_OPERATION_INVALID
     )
     dom.detachDeviceFlags(disk, lv.VIR_DOMAIN_AFFECT_LIVE)
     assert "vdb" not in dom.XMLDesc() and "vdb" in dom.XMLDesc(lv.VIR_DOMAIN_XML_INACTIVE)
@@ -147,8 +152,10 @@ def test_list_filters_and_managed_save(conn: lv.virConnect) -> None:
     a.create()
     assert a.state() == [lv.VIR_DOMAIN_RUNNING, lv.VIR_DOMAIN_RUNNING_RESTORED]
     assert [e[1:] for e in ev.take()] == [
+        (lv.VIR_DOMAIN_EVENT_SUSPENDED, lv.VIR_DOMAIN_EVENT_SUSPENDED_PAUSED),
         (lv.VIR_DOMAIN_EVENT_STOPPED, lv.VIR_DOMAIN_EVENT_STOPPED_SAVED),
         (lv.VIR_DOMAIN_EVENT_STARTED, lv.VIR_DOMAIN_EVENT_STARTED_RESTORED),
+        (lv.VIR_DOMAIN_EVENT_RESUMED, lv.VIR_DOMAIN_EVENT_RESUMED_FROM_SNAPSHOT),
     ]
 
 

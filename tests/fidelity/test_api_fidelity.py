@@ -44,10 +44,29 @@ def _loop(lv: Any) -> None:
         lv.virEventRunDefaultImpl()
 
 
+def _drain(lv: Any) -> None:
+    """Wait until real libvirt's event loop finished what it was dispatching.
+
+    libvirt lets a deregistered callback id be deregistered again while its event state is
+    dispatching (libvirt-python then raises KeyError); a zero timeout runs only after the
+    dispatch in progress.
+    """
+    done = threading.Event()
+
+    def fire(timer: int, opaque: Any) -> None:
+        lv.virEventRemoveTimeout(timer)
+        done.set()
+
+    lv.virEventAddTimeout(0, fire, None)
+    assert done.wait(10), "libvirt's event loop did not run"
+
+
 def run(backend: str, name: str) -> tuple[list[tuple[str, Any]], list[tuple[str, int, int]]]:
     """Run one scenario on a fresh test:///default connection."""
     lv = _load(backend)
     pump = lv.run_pending_events if backend == "fakevirt" else (lambda: None)
+    if backend == "libvirt":
+        _drain(lv)
     conn = lv.open("test:///default")
     try:
         log = EventLog(lv, conn, pump)

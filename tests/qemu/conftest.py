@@ -69,3 +69,38 @@ def qemu_cluster() -> Iterator[Any]:
 
     with NodeCluster(["node1", "node2", "node3"], shared_instances=[["node1", "node2"]]) as cluster:
         yield cluster
+
+
+@pytest.fixture(scope="session")
+def qemu_cloud() -> Iterator[Any]:
+    """A cloud on the qemu backend (fixtures/qemu.yaml: cmp-a1 + cmp-a2 share instance
+    storage, cmp-b1 is host-local), shared by the modules that drive it through its APIs."""
+    require_qemu()
+    from testbed.cloud import Cloud
+
+    cloud = Cloud.start(backend="qemu")
+    try:
+        yield cloud
+    finally:
+        cloud.stop()
+
+
+@pytest.fixture(scope="session")
+def conn(qemu_cloud: Any) -> Any:
+    """openstacksdk as admin of the qemu cloud (in-process)."""
+    return qemu_cloud.connect()
+
+
+@pytest.fixture(scope="session")
+def control(qemu_cloud: Any, conn: Any) -> Any:
+    """The qemu cloud's control API."""
+    from testbed.clients import IN_PROCESS_URL
+    from testbed.control.client import ControlClient
+
+    return ControlClient(conn.session, IN_PROCESS_URL)
+
+
+@pytest.fixture
+def virt(qemu_cloud: Any) -> Any:
+    """The cloud's :class:`testbed.virt.qemu.QemuBackend`."""
+    return qemu_cloud.runtime.virt

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import threading
 import xml.etree.ElementTree as ET
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 from testbed.service import Runtime
@@ -32,6 +33,7 @@ from testbed.virt.libvirt.guest_xml import (
     domain_name,
     guest_xml,
 )
+from testbed.virt.libvirt.migration import LibvirtMigrationMixin
 from testbed.virt.libvirt.power import power_state_of
 
 __all__ = ["LibvirtDriver"]
@@ -42,7 +44,7 @@ LOG = logging.getLogger(__name__)
 SOFT_REBOOT_SECONDS = 120
 
 
-class LibvirtDriver(ComputeDriver):
+class LibvirtDriver(LibvirtMigrationMixin, ComputeDriver):
     """Compute driver for QEMU guests through libvirt (TCG: ``type='qemu'``)."""
 
     capabilities: ClassVar[dict[str, bool]] = {
@@ -52,6 +54,10 @@ class LibvirtDriver(ComputeDriver):
         "supports_soft_reboot": True,
         "supports_volume_attach": True,
         "supports_evacuate": True,
+        # migrations: testbed/virt/libvirt/migration.py
+        "supports_cold_migration": True,
+        "supports_live_migration": True,
+        "supports_block_migration": True,
     }
 
     def __init__(self, runtime: Runtime, host: str) -> None:
@@ -137,6 +143,27 @@ class LibvirtDriver(ComputeDriver):
         """Every domain of the host (running or defined)."""
         return [str(d.UUIDString()) for d in self.conn.listAllDomains(0)]
 
+    # -- HA (lifecycle events: testbed/virt/libvirt/lifecycle.py) --------------------------
+    def register_lifecycle_handler(self, handler: Callable[[str, int], None]) -> None:
+        """``domainEventRegisterAny`` LIFECYCLE on this host's connection."""
+        from testbed.virt.libvirt.lifecycle import LifecycleEvents
+
+        self.unregister_lifecycle_handler()
+        events = LifecycleEvents(self.runtime, self.libvirt, handler)
+        events.register(self.conn)
+        self._lifecycle: LifecycleEvents | None = events
+
+    def unregister_lifecycle_handler(self) -> None:
+        """Deregister the lifecycle callback."""
+        events = getattr(self, "_lifecycle", None)
+        if events is not None:
+            events.unregister()
+            self._lifecycle = None
+
+    def instance_on_disk(self, instance: dict[str, Any]) -> bool:
+        """The root disk (``<instances_path>/<uuid>/disk``) exists on this host."""
+        return bool(self.backend.disk_exists(self.host, self._local_disk_paths(instance)[0]))
+
     # -- lifecycle ------------------------------------------------------------------------
     @driver_call
     def spawn(
@@ -145,13 +172,19 @@ class LibvirtDriver(ComputeDriver):
         image: dict[str, Any] | None,
         network_info: list[dict[str, Any]],
         block_device_info: dict[str, Any],
+        *,
+        reuse_disks: bool = False,
     ) -> None:
-        """Create the disks, define the domain, start it and wait for the boot."""
+        """Create the disks, define the domain, start it and wait for the boot
+        (``reuse_disks``: keep local disks that exist already, as an evacuation on shared
+        storage does)."""
         config = self._guest_config(instance, image, network_info, block_device_info)
         created: list[str] = []
         dom = None
         try:
             for disk in config.disks:
+                if reuse_disks and self.backend.disk_exists(self.host, disk.path):
+                    continue
                 if disk.serial is None:  # a local disk, not a volume
                     self.backend.create_disk(
                         self.host, disk.path, self._disk_size(instance, disk), image=image
