@@ -9,7 +9,7 @@ import re
 import uuid as uuidlib
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from testbed.api.common import at_least, next_links, page_params, query_flag, require_admin
 from testbed.api.routing import RouteTable
@@ -26,12 +26,23 @@ _POLICY = "os_compute_api:os-hypervisors:list"
 
 
 def _nodes_and_services(req: ApiRequest) -> tuple[list[ComputeNode], dict[str, Service]]:
+    """Every node (its ``running_vms`` counted from the instances placed on it, as Nova's
+    resource tracker counts them) and the compute services by host."""
     with req.runtime.store.session() as session:
         nodes = list(session.scalars(select(ComputeNode).order_by(ComputeNode.id)))
         services = {
             s.host: s
             for s in session.scalars(select(Service).where(Service.binary == COMPUTE_BINARY))
         }
+        placed = dict(
+            session.execute(
+                select(Instance.node, func.count())
+                .where(Instance.deleted.is_(False), Instance.node.is_not(None))
+                .group_by(Instance.node)
+            ).all()
+        )
+    for node in nodes:  # detached: nothing is written back
+        node.running_vms = int(placed.get(node.hypervisor_hostname, 0))
     return nodes, services
 
 

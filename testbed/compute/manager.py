@@ -32,6 +32,7 @@ from testbed.compute.power_sync import PowerSync
 from testbed.compute.rebuild import Rebuilder
 from testbed.compute.records import Event, InstanceRecords, block_device_info, fault_from
 from testbed.compute.states import power_state, task_states
+from testbed.compute.volume_ops import VolumeOperations
 from testbed.conductor.rpcapi import ConductorAPI
 from testbed.context import RequestContext
 from testbed.image.rpcapi import ImageAPI
@@ -213,6 +214,22 @@ class ComputeManager(ColdMigrationMixin, LiveMigrationMixin):
             ),
             done=states.ACTIVE,
         )
+
+    # -- volumes (testbed/compute/volume_ops.py) -------------------------------------------
+    def attach_volume(
+        self, ctx: RequestContext, instance_uuid: str, volume_id: str, bdm_uuid: str,
+        attachment_id: str,
+    ) -> None:
+        """Connect a volume the api reserved, and complete its attachment."""
+        with self.locks.hold(instance_uuid):
+            VolumeOperations(self).attach(ctx, instance_uuid, volume_id, bdm_uuid, attachment_id)
+
+    def detach_volume(
+        self, ctx: RequestContext, instance_uuid: str, volume_id: str, attachment_id: str | None
+    ) -> None:
+        """Disconnect a volume and delete its attachment."""
+        with self.locks.hold(instance_uuid):
+            VolumeOperations(self).detach(ctx, instance_uuid, volume_id, attachment_id)
 
     # -- delete ---------------------------------------------------------------------------
     def terminate_instance(
