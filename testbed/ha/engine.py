@@ -106,11 +106,10 @@ class HAEngine:
         """Look for failed hosts (start their recovery) and follow running recoveries."""
         if not self.settings.enabled:
             return
-        with service_scope("ha-engine", RequestContext.admin()):
-            with self._progress_lock:
-                for host in self._failed_hosts():
-                    self._recover_host(host)
-                self._progress()
+        with service_scope("ha-engine", RequestContext.admin()), self._progress_lock:
+            for host in self._failed_hosts():
+                self._recover_host(host)
+            self._progress()
 
     def _failed_hosts(self) -> list[str]:
         now = self.runtime.clock.now()

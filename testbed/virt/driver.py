@@ -253,9 +253,11 @@ class ComputeDriver(ABC):
     def register_lifecycle_handler(self, handler: Callable[[str, int], None]) -> None:
         """Call ``handler(instance_uuid, power_state)`` when the hypervisor reports a guest
         stopped, started, paused or resumed (Nova's lifecycle events).  Default: none."""
+        return None
 
     def unregister_lifecycle_handler(self) -> None:
         """Stop the lifecycle events (the service stops)."""
+        return None
 
     def instance_on_disk(self, instance: dict[str, Any]) -> bool:
         """Whether the instance's local disks are visible here (shared instance storage,
