@@ -107,8 +107,10 @@ class Store:
             yield session
 
     def close(self) -> None:
-        """Release every connection."""
-        self.engine.dispose()
+        """Release every connection (on SQLite, once no session is open: a worker thread
+        still finishing a transaction must not see its connection closed under it)."""
+        with self._lock:
+            self.engine.dispose()
 
     # -- trace and timestamps -------------------------------------------------------------
     def _before_flush(self, session: Session, _ctx: Any, _instances: Any) -> None:
