@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from fakevirt import actions, domxml
 from fakevirt import constants as C
+from fakevirt.domxml_out import to_xml
 from fakevirt.errors import fail, fail_as, has_situation
 from fakevirt.guest import request_shutdown
 from fakevirt.model import Delivery, DomainRecord, Host
@@ -193,7 +194,7 @@ class virDomain:
         rec = self._record("virDomainGetXMLDesc", "XMLDesc")
         inactive = bool(flags & C.VIR_DOMAIN_XML_INACTIVE)
         spec = rec.config if inactive and rec.config is not None else rec.spec
-        return domxml.to_xml(spec, rec.id, inactive)
+        return to_xml(spec, rec.id, inactive)
 
     # ---- lifecycle ---------------------------------------------------------------------
     def create(self) -> int:

@@ -168,7 +168,8 @@ def _local(tag: str) -> str:
     return tag.rsplit("}", 1)[-1]
 
 
-def _esc(text: str, attr: bool = False) -> str:
+def escape(text: str, attr: bool = False) -> str:
+    """Escape text (and with ``attr`` single quotes) for XML as libvirt prints it."""
     text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     return text.replace("'", "&apos;") if attr else text
 
@@ -198,17 +199,17 @@ def serialize(
         return tag
 
     def ser(e: ET.Element, root: bool, pad: str) -> str:
-        attrs = "".join(f" {name(k)}={q}{_esc(v, True)}{q}" for k, v in e.attrib.items())
+        attrs = "".join(f" {name(k)}={q}{escape(v, True)}{q}" for k, v in e.attrib.items())
         if root and declare:
             attrs = (
-                "".join(f" xmlns:{p}={q}{_esc(u, True)}{q}" for u, p in prefixes.items()) + attrs
+                "".join(f" xmlns:{p}={q}{escape(u, True)}{q}" for u, p in prefixes.items()) + attrs
             )
         tag = name(e.tag)
         text = e.text or ""
         if pretty and len(e) and not text.strip():
             inner = "".join(f"\n{pad}  " + ser(c, False, pad + "  ") for c in e)
             return f"<{tag}{attrs}>{inner}\n{pad}</{tag}>"
-        inner = _esc(text) + "".join(ser(c, False, pad) + _esc(c.tail or "") for c in e)
+        inner = escape(text) + "".join(ser(c, False, pad) + escape(c.tail or "") for c in e)
         return f"<{tag}{attrs}>{inner}</{tag}>" if inner else f"<{tag}{attrs}/>"
 
     return indent + ser(elem, True, indent)
@@ -427,103 +428,3 @@ def metadata_element(text: str, key: str, uri: str) -> MetaEntry:
 def metadata_text(entry: MetaEntry) -> str:
     """What metadata(VIR_DOMAIN_METADATA_ELEMENT, uri) returns (no namespace prefix)."""
     return ET.tostring(entry.element, encoding="unicode")
-
-
-def _prefixed(entry: MetaEntry) -> str:
-    def add(e: ET.Element) -> ET.Element:
-        out = ET.Element(f"{{{entry.uri}}}{e.tag}", dict(e.attrib))
-        out.text = e.text
-        for child in e:
-            c = add(child)
-            c.tail = child.tail
-            out.append(c)
-        return out
-
-    return serialize(add(entry.element), {entry.uri: entry.key}, declare=True, quote='"')
-
-
-def _device_xml(dev: Device) -> str:
-    i = "      "
-    if isinstance(dev, Disk):
-        lines = [f"    <disk type='{dev.type}' device='{dev.device}'>"]
-        drv = "".join(
-            f" {k}='{v}'"
-            for k, v in (("name", dev.driver_name), ("type", dev.driver_type), ("cache", dev.cache))
-            if v
-        )
-        if drv:
-            lines.append(f"{i}<driver{drv}/>")
-        if dev.source is not None:
-            attr = {"file": "file", "block": "dev", "volume": "volume"}.get(dev.type, "name")
-            lines.append(f"{i}<source {attr}='{_esc(dev.source, True)}'/>")
-        bus = f" bus='{dev.bus}'" if dev.bus else ""
-        lines.append(f"{i}<target dev='{dev.target}'{bus}/>")
-        if dev.readonly:
-            lines.append(f"{i}<readonly/>")
-        if dev.shareable:
-            lines.append(f"{i}<shareable/>")
-        lines += [i + x for x in dev.extra]
-        return "\n".join([*lines, "    </disk>"])
-    if isinstance(dev, Interface):
-        lines = [f"    <interface type='{dev.type}'>"]
-        if dev.mac:
-            lines.append(f"{i}<mac address='{dev.mac}'/>")
-        if dev.source_attr:
-            lines.append(f"{i}<source {dev.source_attr}='{_esc(dev.source or '', True)}'/>")
-        if dev.target:
-            lines.append(f"{i}<target dev='{dev.target}'/>")
-        if dev.model:
-            lines.append(f"{i}<model type='{dev.model}'/>")
-        lines += [i + x for x in dev.extra]
-        return "\n".join([*lines, "    </interface>"])
-    if isinstance(dev, CharDev):
-        lines = [f"    <{dev.kind} type='{dev.type}'>"]
-        if dev.path:
-            lines.append(f"{i}<source path='{_esc(dev.path, True)}'/>")
-        ttype = f" type='{dev.target_type}'" if dev.target_type else ""
-        lines.append(f"{i}<target{ttype} port='{dev.port}'/>")
-        lines += [i + x for x in dev.extra]
-        return "\n".join([*lines, f"    </{dev.kind}>"])
-    return "    " + dev
-
-
-def to_xml(spec: DomainSpec, dom_id: int = -1, inactive: bool = False) -> str:
-    """Emit the domain XML libvirt's XMLDesc returns for spec (id shown when running)."""
-    idattr = f" id='{dom_id}'" if dom_id >= 0 and not inactive else ""
-    out = [
-        f"<domain type='{spec.type}'{idattr}>",
-        f"  <name>{_esc(spec.name)}</name>",
-        f"  <uuid>{spec.uuid}</uuid>",
-    ]
-    if spec.title is not None:
-        out.append(f"  <title>{_esc(spec.title)}</title>")
-    if spec.description is not None:
-        out.append(f"  <description>{_esc(spec.description)}</description>")
-    if spec.metadata:
-        out.append("  <metadata>")
-        out += ["    " + _prefixed(m) for m in spec.metadata]
-        out.append("  </metadata>")
-    out += [
-        f"  <memory unit='KiB'>{spec.memory_kib}</memory>",
-        f"  <currentMemory unit='KiB'>{spec.current_kib}</currentMemory>",
-        f"  <vcpu placement='static'>{spec.vcpus}</vcpu>",
-        "  <os>",
-    ]
-    attrs = "".join(f" {k}='{v}'" for k, v in (("arch", spec.arch), ("machine", spec.machine)) if v)
-    out.append(f"    <type{attrs}>{spec.os_type}</type>")
-    for key in ("kernel", "initrd", "cmdline"):
-        value = getattr(spec, key)
-        if value is not None:
-            out.append(f"    <{key}>{_esc(value)}</{key}>")
-    out += [f"    <boot dev='{b}'/>" for b in spec.boot]
-    out.append("  </os>")
-    out += list(spec.extra)
-    out += [
-        f"  <on_poweroff>{spec.on_poweroff}</on_poweroff>",
-        f"  <on_reboot>{spec.on_reboot}</on_reboot>",
-        f"  <on_crash>{spec.on_crash}</on_crash>",
-        "  <devices>",
-    ]
-    out += [_device_xml(d) for d in spec.devices]
-    out += ["  </devices>", "</domain>", ""]
-    return "\n".join(out)

@@ -15,7 +15,7 @@ from fakevirt.domxml import DomainSpec
 
 if TYPE_CHECKING:
     from fakevirt.connection import virConnect
-    from fakevirt.migration import MigrationJob
+    from fakevirt.jobs import MigrationJob
 
 TEST_URI = "test:///default"
 PORT = 16509

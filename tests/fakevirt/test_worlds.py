@@ -259,8 +259,8 @@ def test_fake_backend_uses_its_world_and_takes_failure_faults_as_dicts() -> None
     assert backend.libvirt is backend.world.libvirt_module()
     conn = backend.libvirt.open(backend.uri("cmp-1"))
     dom = conn.defineXML(domain_xml(disk=None))
-    spec = {"kind": "operation_failure", "host": "cmp-1", "operation": "createWithFlags"}
-    spec |= {"code": "VIR_ERR_INTERNAL_ERROR", "count": 1}
+    spec: dict[str, Any] = {"kind": "operation_failure", "host": "cmp-1", "count": 1}
+    spec |= {"operation": "createWithFlags", "code": "VIR_ERR_INTERNAL_ERROR"}
     assert backend.inject_fault(spec)["op"] == "createWithFlags"
     assert error_of(lambda: dom.createWithFlags(0))[0] == lv.VIR_ERR_INTERNAL_ERROR
     assert backend.list_faults() == []
