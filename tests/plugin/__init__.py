@@ -1,0 +1,1 @@
+"""The pytest plugin, used the way another project uses it."""
