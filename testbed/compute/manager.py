@@ -217,7 +217,11 @@ class ComputeManager(ColdMigrationMixin, LiveMigrationMixin):
 
     # -- volumes (testbed/compute/volume_ops.py) -------------------------------------------
     def attach_volume(
-        self, ctx: RequestContext, instance_uuid: str, volume_id: str, bdm_uuid: str,
+        self,
+        ctx: RequestContext,
+        instance_uuid: str,
+        volume_id: str,
+        bdm_uuid: str,
         attachment_id: str,
     ) -> None:
         """Connect a volume the api reserved, and complete its attachment."""
@@ -236,15 +240,19 @@ class ComputeManager(ColdMigrationMixin, LiveMigrationMixin):
         self, ctx: RequestContext, instance_uuid: str, task_id: str | None
     ) -> None:
         """Delete: destroy the guest, free its ports, volumes and allocations, and mark
-        the row deleted.  ``task_id`` None (force delete) pre-empts any running task."""
+        the row deleted.  ``task_id`` None (force delete) pre-empts any running task: the
+        row is marked deleted first, the guest and its resources are cleaned up after (a
+        guest that survives is the running-deleted reaper's, as in Nova)."""
         event = "compute_terminate_instance"
+        force = task_id is None
         with self.locks.hold(instance_uuid):
             inst = self.records.transition(
                 ctx,
                 instance_uuid,
                 task_id=task_id,
-                values={"task_state": task_states.DELETING},
+                values=self._deleted_values() if force else {"task_state": task_states.DELETING},
                 events=(Event(event),),
+                allow_deleted=force,
             )
             if inst is None:
                 return
@@ -256,29 +264,38 @@ class ComputeManager(ColdMigrationMixin, LiveMigrationMixin):
                     ctx,
                     instance_uuid,
                     task_id=task_id,
-                    values={"vm_state": states.ERROR, "task_state": None, "task_id": None},
+                    values={}
+                    if force
+                    else {"vm_state": states.ERROR, "task_state": None, "task_id": None},
                     events=(Event(event, ERROR, fault_message(exc)),),
                     faults=(fault_from(exc),),
+                    release_allocations=force,
+                    allow_deleted=force,
                 )
                 return
-            now = self.runtime.clock.now()
             self.records.transition(
                 ctx,
                 instance_uuid,
                 task_id=task_id,
-                values={
-                    "vm_state": states.DELETED,
-                    "task_state": None,
-                    "task_id": None,
-                    "power_state": power_state.NOSTATE,
-                    "terminated_at": now,
-                    "deleted": True,
-                    "deleted_at": now,
-                },
+                values={} if force else self._deleted_values(),
                 events=(Event(event, SUCCESS),),
                 release_allocations=True,
                 purge=True,
+                allow_deleted=force,
             )
+
+    def _deleted_values(self) -> dict[str, Any]:
+        """The columns of a deleted instance row."""
+        now = self.runtime.clock.now()
+        return {
+            "vm_state": states.DELETED,
+            "task_state": None,
+            "task_id": None,
+            "power_state": power_state.NOSTATE,
+            "terminated_at": now,
+            "deleted": True,
+            "deleted_at": now,
+        }
 
     def _shutdown_instance(self, ctx: RequestContext, inst: Instance) -> None:
         """Destroy the guest, then release its network and volumes."""

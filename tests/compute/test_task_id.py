@@ -71,3 +71,23 @@ def test_a_normal_delete_with_a_stale_id_is_refused(cloud: MiniCloud) -> None:
     ComputeAPI(cloud.runtime.bus).terminate_instance(cloud.ctx, host, uuid, "not-the-task")
     cloud.settle()
     assert cloud.instance(uuid).vm_state == "active"
+
+
+def test_force_delete_removes_the_row_first_and_cleans_the_guest_after(cloud: MiniCloud) -> None:
+    [uuid] = cloud.boot()
+    host = cloud.instance(uuid).host
+    assert host is not None
+    cloud.act(uuid, "terminate_instance", task_states.DELETING, action="delete", force=True)
+
+    events = cloud.runtime.tracer.for_instance(uuid)
+    deleted_at = next(
+        i
+        for i, e in enumerate(events)
+        if e["kind"] == "state" and e["detail"].get("vm_state") == "deleted"
+    )
+    destroyed_at = next(
+        i for i, e in enumerate(events) if e["kind"] == "driver" and e["name"] == "destroy"
+    )
+    assert deleted_at < destroyed_at, "the row is deleted before the guest is destroyed"
+    assert cloud.guest_state(uuid, host) is None
+    assert cloud.instance(uuid).deleted
