@@ -134,9 +134,35 @@ class Node:
         self.container.unpause()
 
     def start(self, timeout: float = 60.0) -> None:
-        """Start the container again after :meth:`kill` and wait until libvirtd accepts."""
+        """Start the container again after :meth:`kill`; return once libvirtd accepts and
+        has reconciled its domains (see :meth:`wait_reconciled`)."""
         self.container.start()
+        started = time.monotonic()
         self.wait_ready(timeout)
+        self.wait_reconciled(max(timeout - (time.monotonic() - started), 1.0))
+
+    def wait_reconciled(self, timeout: float = 60.0) -> float:
+        """Wait until libvirtd reports no running domain; return the seconds waited.
+
+        After a restart libvirtd accepts connections *before* its reconnect threads have
+        found that the QEMU processes died with the container: for a moment the old
+        domains still read as running, then shut off (reason crashed). Nothing can have
+        started a domain yet, so "none running" is the end of that. No signal exists for
+        it: a short bounded backoff, as in :meth:`wait_ready`.
+        """
+        started = time.monotonic()
+        deadline = started + timeout
+        delay = 0.02
+        argv = ["virsh", "-q", "-c", "qemu:///system", "list", "--state-running", "--name"]
+        while self.exec(argv, check=False).output.strip():
+            if time.monotonic() >= deadline:
+                raise NodeError(
+                    f"libvirtd on {self.name} still reports running domains "
+                    f"{timeout:.0f} s after its restart"
+                )
+            time.sleep(delay)
+            delay = min(delay * 2, 0.25)
+        return time.monotonic() - started
 
     def wait_ready(self, timeout: float = 60.0) -> float:
         """Wait until libvirtd accepts TCP connections; return the seconds waited.
