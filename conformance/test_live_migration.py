@@ -113,7 +113,8 @@ def test_volume_backed_migration(cloud: CloudUnderTest) -> None:
 
 @pytest.mark.testbed_capability("live-migration-block")
 @pytest.mark.testbed_id("0cbca3d1-56e7-4a21-b8d6-1f796afc547b")
-@pytest.mark.testbed_requires("control")
+# Freezing the clock holds a simulated migration half-way; a real one is over in 1-2 s.
+@pytest.mark.testbed_requires("control", "backend:fake")
 def test_progress_then_abort_keeps_the_guest_on_the_source(cloud: CloudUnderTest) -> None:
     server = boot_on(cloud, LOCAL[0], "lm-abort")
     cloud.control.set_clock_mode("manual")
@@ -143,8 +144,14 @@ def test_progress_then_abort_keeps_the_guest_on_the_source(cloud: CloudUnderTest
 @pytest.mark.parametrize(
     "fault",
     [
-        {"target": "hypervisor", "kind": "migration_failure", "phase": "memory_copy"},
-        {"target": "hypervisor", "kind": "migration_failure", "phase": "switchover"},
+        pytest.param(
+            {"target": "hypervisor", "kind": "migration_failure", "phase": "memory_copy"},
+            marks=pytest.mark.testbed_requires("hypervisor-fault:migration_failure"),
+        ),
+        pytest.param(
+            {"target": "hypervisor", "kind": "migration_failure", "phase": "switchover"},
+            marks=pytest.mark.testbed_requires("hypervisor-fault:migration_failure"),
+        ),
         {"target": "bus", "topic": "compute.*", "method": "pre_live_migration"},
         {"target": "bus", "topic": "compute.*", "method": "post_live_migration_at_destination"},
     ],

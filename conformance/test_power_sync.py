@@ -35,7 +35,15 @@ def _sync(cloud: CloudUnderTest, server: Any) -> None:
 
 
 @pytest.mark.testbed_id("6f423b6a-8383-4778-9e4e-628b4127ab98")
-@pytest.mark.parametrize("kind", ["guest_shutdown", "guest_crash"])
+@pytest.mark.parametrize(
+    "kind",
+    [
+        "guest_shutdown",
+        pytest.param(
+            "guest_crash", marks=pytest.mark.testbed_requires("hypervisor-fault:guest_crash")
+        ),
+    ],
+)
 def test_active_server_whose_guest_stopped_is_stopped(cloud: CloudUnderTest, kind: str) -> None:
     server = cloud.boot(name=f"ps-{kind}")
     _hypervisor(cloud, server, kind)

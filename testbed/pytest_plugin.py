@@ -129,10 +129,10 @@ def testbed_control(testbed_cloud: CloudHandle) -> ControlClient:
 @pytest.fixture(autouse=True)
 def _testbed_requirements(request: pytest.FixtureRequest) -> None:
     """Skip tests whose ``testbed_requires`` features the cloud lacks."""
-    marker = request.node.get_closest_marker("testbed_requires")
-    if marker is None:
+    wanted = [f for m in request.node.iter_markers("testbed_requires") for f in m.args]
+    if not wanted:
         return
     handle: CloudHandle = request.getfixturevalue("testbed_cloud")
-    missing = [f for f in marker.args if not handle.offers(f)]
+    missing = [f for f in dict.fromkeys(wanted) if not handle.offers(f)]
     if missing:
         pytest.skip(f"the {handle.backend} cloud does not offer {', '.join(missing)}")
