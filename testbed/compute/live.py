@@ -280,7 +280,11 @@ class LiveMigrationMixin(MoveHandlerBase):
             raise LiveMigrationAborted(reason=f"instance {instance_uuid} changed meanwhile")
         self.records.record_event(ctx, instance_uuid, Event(event))
         here = {**inst, "host": self.host}
-        self.driver.post_live_migration_at_destination(here, migrate_data)
+        completed = self.driver.post_live_migration_at_destination(here, migrate_data)
+        if "downtime" in completed:
+            self.migrations.update(
+                migration_uuid, details={"downtime_ms": int(completed["downtime"])}
+            )
         self.network_api.bind_ports_to_host(ctx, instance_uuid, self.host)
         self._switch_attachments(ctx, migrate_data.get("new_attachments") or {})
         values: dict[str, Any] = {

@@ -368,8 +368,9 @@ class ComputeDriver(ABC):
 
     def post_live_migration_at_destination(
         self, instance: dict[str, Any], migrate_data: dict[str, Any]
-    ) -> None:
-        """Destination side, after the switchover."""
+    ) -> dict[str, Any]:
+        """Destination side, after the switchover; returns the completed job's statistics
+        as the hypervisor reports them here (``downtime`` in ms), or {}."""
         raise NotImplementedError(self._unsupported("live migration"))
 
     def cleanup_live_migration_source(

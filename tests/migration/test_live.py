@@ -82,6 +82,8 @@ def test_shared_storage_migration_copies_nothing(cloud: MoveCloud) -> None:
     assert after.status == "ACTIVE" and after.compute_host != "cmp-a1"
     row = migration_row(cloud, server.id)
     data = row.details["migrate_data"]
+    # the downtime, read from the completed job's statistics on the destination
+    assert isinstance(row.details["downtime_ms"], int) and row.details["downtime_ms"] >= 0
     if after.compute_host == "cmp-a2":
         assert data["is_shared_instance_path"] is True and data["block_migration"] is False
         assert row.disk_total == 0

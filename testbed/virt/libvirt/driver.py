@@ -224,12 +224,19 @@ class LibvirtDriver(LibvirtMigrationMixin, ComputeDriver):
         except GuestNotFound:
             dom = None
         if dom is not None:
+            lv = self.libvirt
             try:
                 if dom.isActive():
-                    dom.destroy()
-                dom.undefineFlags(self.libvirt.VIR_DOMAIN_UNDEFINE_MANAGED_SAVE)
-            except self.libvirt.libvirtError as exc:
-                if exc.get_error_code() != self.libvirt.VIR_ERR_NO_DOMAIN:
+                    try:
+                        dom.destroy()
+                    except lv.libvirtError as exc:
+                        # The guest stopped between isActive() and destroy(): fine when it
+                        # is now shut off (Nova's driver tolerates this too).
+                        if exc.get_error_code() != lv.VIR_ERR_OPERATION_INVALID or (dom.isActive()):
+                            raise
+                dom.undefineFlags(lv.VIR_DOMAIN_UNDEFINE_MANAGED_SAVE)
+            except lv.libvirtError as exc:
+                if exc.get_error_code() != lv.VIR_ERR_NO_DOMAIN:
                     raise self._error(exc) from exc
         if destroy_disks:
             for path in self._local_disk_paths(instance):
