@@ -1,10 +1,10 @@
 """Whether a service is up, as Nova's database servicegroup driver decides.
 
 A service is up when its last heartbeat (``last_seen_up``; none yet means down) is at most
-``service_down_time`` clock seconds old and no operator has forced it down (the same rule
-as testbed/compute/servicegroup.py).  The api uses it for ``state`` in os-services and
-os-hypervisors, for a server's ``host_status``, and to delete locally when a compute
-host is down.
+``service_down_time`` clock seconds old and no operator has forced it down — the rule of
+testbed/compute/servicegroup.py, applied to a service row.  The api uses it for ``state``
+in os-services and os-hypervisors, for a server's ``host_status``, and to delete locally
+when a compute host is down.
 """
 
 from __future__ import annotations
@@ -12,18 +12,18 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from testbed.compute import servicegroup
 from testbed.compute.models import Service
+from testbed.compute.servicegroup import COMPUTE_BINARY
 
 __all__ = ["COMPUTE_BINARY", "compute_service", "host_status", "service_is_up"]
-
-COMPUTE_BINARY = "nova-compute"
 
 
 def service_is_up(service: Service, now: float, service_down_time: float) -> bool:
     """True when the service reported recently and is not forced down."""
-    if service.forced_down or service.last_seen_up is None:
-        return False
-    return now - service.last_seen_up <= service_down_time
+    return servicegroup.service_is_up(
+        service.forced_down, service.last_seen_up, now, service_down_time
+    )
 
 
 def compute_service(session: Session, host: str) -> Service | None:
