@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
 __all__ = ["LibvirtColdMigrationMixin"]
 
+
 class LibvirtColdMigrationMixin(ComputeDriver):
     """Cold migration for :class:`~testbed.virt.libvirt.driver.LibvirtDriver` (and the
     helpers the live half shares: shared-storage detection, defining and removing guests).
