@@ -5,17 +5,21 @@ service that works on it adds :class:`InstanceActionEvent` rows (``compute_stop_
 ``conductor_schedule_and_build_instances``) with a result of ``Success`` or ``Error``.  As
 in Nova, a failed event marks its action's ``message`` ``Error``.  These helpers take an
 open session so callers can record events in the same transaction as the state change.
+Every step of every task records events, so they write with Core statements (traced as
+a flush would trace them).
 """
 
 from __future__ import annotations
 
 import logging
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import Connection, Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from testbed.compute.models import InstanceAction, InstanceActionEvent, InstanceFault
 from testbed.context import current_context, current_service
+from testbed.store.db import Store
 from testbed.trace import Tracer
 
 __all__ = ["ERROR", "SUCCESS", "add_fault", "fault_message", "finish_event", "start_event"]
@@ -26,16 +30,38 @@ SUCCESS = "Success"
 ERROR = "Error"
 
 
-def _action(session: Session, instance_uuid: str, request_id: str) -> InstanceAction | None:
-    return session.execute(
-        select(InstanceAction)
-        .where(
-            InstanceAction.instance_uuid == instance_uuid,
-            InstanceAction.request_id == request_id,
-        )
-        .order_by(InstanceAction.id.desc())
-        .limit(1)
-    ).scalar_one_or_none()
+_ACTIONS = cast(Table, InstanceAction.__table__)
+_EVENTS = cast(Table, InstanceActionEvent.__table__)
+_ACTION_ID = (
+    select(_ACTIONS.c.id)
+    .where(
+        _ACTIONS.c.instance_uuid == bindparam("instance_uuid"),
+        _ACTIONS.c.request_id == bindparam("request_id"),
+    )
+    .order_by(_ACTIONS.c.id.desc())
+    .limit(1)
+)
+_OPEN_EVENT_ID = (
+    select(_EVENTS.c.id)
+    .where(
+        _EVENTS.c.action_id == bindparam("action_id"),
+        _EVENTS.c.event == bindparam("event"),
+        _EVENTS.c.finish_time.is_(None),
+    )
+    .order_by(_EVENTS.c.id.desc())
+    .limit(1)
+)
+
+
+def _action_id(session: Session, instance_uuid: str, request_id: str) -> tuple[Connection, Any]:
+    """The session's connection and the id of the request's action on the instance (the
+    latest, if several), or None."""
+    session.flush()  # an action added in this transaction must be found
+    connection = session.connection()
+    found = connection.execute(
+        _ACTION_ID, {"instance_uuid": instance_uuid, "request_id": request_id}
+    ).scalar()
+    return connection, found
 
 
 def start_event(
@@ -48,11 +74,14 @@ def start_event(
     host: str | None,
 ) -> None:
     """Open an event of the action the request recorded (skipped if there is none)."""
-    action = _action(session, instance_uuid, request_id)
-    if action is None:
+    connection, action_id = _action_id(session, instance_uuid, request_id)
+    if action_id is None:
         LOG.debug("no action for %s in %s; event %s not recorded", instance_uuid, request_id, event)
         return
-    session.add(InstanceActionEvent(action=action, event=event, start_time=now, host=host))
+    connection.execute(
+        insert(_EVENTS).values(action_id=action_id, event=event, start_time=now, host=host)
+    )
+    Store.of(session).trace_write("INSERT", "instance_action_events")
 
 
 def finish_event(
@@ -67,29 +96,27 @@ def finish_event(
     details: str | None = None,
 ) -> None:
     """Close the open event (or record a finished one if it was never opened)."""
-    action = _action(session, instance_uuid, request_id)
-    if action is None:
+    connection, action_id = _action_id(session, instance_uuid, request_id)
+    if action_id is None:
         return
-    row = session.execute(
-        select(InstanceActionEvent)
-        .where(
-            InstanceActionEvent.action_id == action.id,
-            InstanceActionEvent.event == event,
-            InstanceActionEvent.finish_time.is_(None),
+    store = Store.of(session)
+    event_id = connection.execute(_OPEN_EVENT_ID, {"action_id": action_id, "event": event}).scalar()
+    finished = {"finish_time": now, "result": result, "details": details}
+    if event_id is None:
+        connection.execute(
+            insert(_EVENTS).values(
+                action_id=action_id, event=event, start_time=now, host=host, **finished
+            )
         )
-        .order_by(InstanceActionEvent.id.desc())
-        .limit(1)
-    ).scalar_one_or_none()
-    if row is None:
-        row = InstanceActionEvent(action=action, event=event, start_time=now, host=host)
-        session.add(row)
-    row.finish_time = now
-    row.result = result
-    row.details = details
-    action.finish_time = now
-    action.updated_at = now
+        store.trace_write("INSERT", "instance_action_events")
+    else:
+        connection.execute(update(_EVENTS).where(_EVENTS.c.id == event_id).values(**finished))
+        store.trace_write("UPDATE", "instance_action_events")
+    action: dict[str, Any] = {"finish_time": now, "updated_at": now}
     if result == ERROR:
-        action.message = ERROR
+        action["message"] = ERROR
+    connection.execute(update(_ACTIONS).where(_ACTIONS.c.id == action_id).values(**action))
+    store.trace_write("UPDATE", "instance_actions", instance_uuid=instance_uuid)
 
 
 def fault_message(exc: BaseException) -> str:

@@ -128,10 +128,16 @@ class ServerBuilder:
         """Check everything, record the instances, cast the conductor."""
         if request.min_count > request.max_count:
             raise BadRequest("min_count must be <= max_count")
-        placement = self._placement(ctx, request.availability_zone)
         with self.runtime.store.session() as session:
+            placement = self._placement(session, ctx, request.availability_zone)
             flavor = self._flavor(session, ctx, request.flavor_ref)
             group = self._server_group(session, ctx, request.scheduler_hints)
+            limits = api_quota.project_limits(session, self.runtime.config, ctx.project_id or "")
+            group_limits = (
+                api_quota.project_limits(session, self.runtime.config, group["project_id"])
+                if group is not None and group["project_id"] != ctx.project_id
+                else limits
+            )
         blockdevs = plan_block_devices(
             ctx,
             request.block_devices,
@@ -142,22 +148,21 @@ class ServerBuilder:
         )
         image = self._image(ctx, blockdevs.root_image_id, flavor, blockdevs.is_bfv)
         requested_networks = self._networks(ctx, request.networks, request.max_count)
-        self._metadata_quota(ctx, request.metadata)
+        if 0 <= limits["metadata_items"] < len(request.metadata):
+            raise Forbidden(f"Maximum number of metadata items exceeds {limits['metadata_items']}")
         if request.key_name is not None:
             raise BadRequest("Invalid key_name provided.")
         with self.runtime.store.session() as session:
             count = api_quota.allowed_instances(
                 session,
-                self.runtime.config,
+                limits,
                 ctx.project_id or "",
                 flavor,
                 request.min_count,
                 request.max_count,
             )
             if group is not None:
-                api_quota.check_server_group_members(
-                    session, self.runtime.config, group["project_id"], group["uuid"], count
-                )
+                api_quota.check_server_group_members(session, group_limits, group["uuid"], count)
             reservation_id = "r-" + "".join(
                 secrets.choice(string.ascii_lowercase + string.digits) for _ in range(8)
             )
@@ -193,7 +198,9 @@ class ServerBuilder:
         return BuildResult(uuids, reservation_id, password)
 
     # -- checks ----------------------------------------------------------------------------
-    def _placement(self, ctx: RequestContext, requested: str | None) -> _Placement:
+    def _placement(
+        self, session: Session, ctx: RequestContext, requested: str | None
+    ) -> _Placement:
         zone, host, node = requested, None, None
         if requested and ":" in requested:
             parts = requested.count(":")
@@ -210,15 +217,15 @@ class ServerBuilder:
             raise Forbidden(
                 "Policy doesn't allow os_compute_api:servers:create:forced_host to be performed."
             )
-        with self.runtime.store.session() as session:
-            services = session.scalars(
-                select(Service).where(Service.binary == COMPUTE_BINARY)
-            ).all()
-            zones = {s.availability_zone for s in services if not s.disabled}
-            hosts = {s.host for s in services}
-        if zone is not None and zone not in zones:
+        computes = select(Service.id).where(Service.binary == COMPUTE_BINARY).limit(1)
+        if zone is not None and (
+            session.scalar(
+                computes.where(Service.availability_zone == zone, Service.disabled.is_(False))
+            )
+            is None
+        ):
             raise BadRequest("The requested availability zone is not available")
-        if host and host not in hosts:
+        if host and session.scalar(computes.where(Service.host == host)) is None:
             raise BadRequest(f"Compute host {host} could not be found.")
         return _Placement(zone, [host] if host else [], [node] if node else [])
 
@@ -280,14 +287,6 @@ class ServerBuilder:
         if requested != "none":
             self.network_rpc.validate_networks(ctx, requested)
         return requested
-
-    def _metadata_quota(self, ctx: RequestContext, metadata: dict[str, str]) -> None:
-        with self.runtime.store.session() as session:
-            limit = api_quota.project_limits(session, self.runtime.config, ctx.project_id or "")[
-                "metadata_items"
-            ]
-        if 0 <= limit < len(metadata):
-            raise Forbidden(f"Maximum number of metadata items exceeds {limit}")
 
     def _server_group(
         self, session: Session, ctx: RequestContext, hints: dict[str, Any]

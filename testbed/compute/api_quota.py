@@ -22,6 +22,7 @@ __all__ = [
     "check_server_groups",
     "default_limits",
     "delete_overrides",
+    "instance_usages",
     "project_limits",
     "set_overrides",
     "usages",
@@ -90,6 +91,14 @@ def delete_overrides(session: Session, project_id: str) -> None:
 
 def usages(session: Session, project_id: str) -> dict[str, int]:
     """What a project uses: instances, cores, ram (from live instances), server groups."""
+    groups = session.scalar(
+        select(func.count()).select_from(ServerGroup).where(ServerGroup.project_id == project_id)
+    )
+    return {**instance_usages(session, project_id), "server_groups": int(groups or 0)}
+
+
+def instance_usages(session: Session, project_id: str) -> dict[str, int]:
+    """What a project's live instances use: instances, cores, ram."""
     # Aggregated in SQL (JSON paths work on SQLite, PostgreSQL and MariaDB alike): loading
     # every instance of the project made each create O(instances).
     count, cores, ram = session.execute(
@@ -99,15 +108,7 @@ def usages(session: Session, project_id: str) -> dict[str, int]:
             func.coalesce(func.sum(Instance.flavor["memory_mb"].as_integer()), 0),
         ).where(Instance.project_id == project_id, Instance.deleted.is_(False))
     ).one()
-    groups = session.scalar(
-        select(func.count()).select_from(ServerGroup).where(ServerGroup.project_id == project_id)
-    )
-    return {
-        "instances": int(count),
-        "cores": int(cores),
-        "ram": int(ram),
-        "server_groups": int(groups or 0),
-    }
+    return {"instances": int(count), "cores": int(cores), "ram": int(ram)}
 
 
 def _headroom(limit: int, used: int) -> float:
@@ -116,17 +117,16 @@ def _headroom(limit: int, used: int) -> float:
 
 def allowed_instances(
     session: Session,
-    config: Config,
+    limits: dict[str, int],
     project_id: str,
     flavor: dict[str, Any],
     min_count: int,
     max_count: int,
 ) -> int:
-    """How many of ``max_count`` instances of ``flavor`` fit; at least ``min_count`` or a
-    403 in Nova's words ("Quota exceeded for cores: Requested 4, but already used 18 of
-    20 cores")."""
-    limits = project_limits(session, config, project_id)
-    used = usages(session, project_id)
+    """How many of ``max_count`` instances of ``flavor`` fit under the project's
+    ``limits`` (:func:`project_limits`); at least ``min_count`` or a 403 in Nova's words
+    ("Quota exceeded for cores: Requested 4, but already used 18 of 20 cores")."""
+    used = instance_usages(session, project_id)
     per_instance = {
         "instances": 1,
         "cores": int(flavor.get("vcpus", 0)),
@@ -158,10 +158,11 @@ def check_server_groups(session: Session, config: Config, project_id: str) -> No
 
 
 def check_server_group_members(
-    session: Session, config: Config, project_id: str, group_uuid: str, adding: int
+    session: Session, limits: dict[str, int], group_uuid: str, adding: int
 ) -> None:
-    """403 when ``adding`` members would pass the per-group limit."""
-    limit = project_limits(session, config, project_id)["server_group_members"]
+    """403 when ``adding`` members would pass the per-group limit (``limits``: the group
+    project's, from :func:`project_limits`)."""
+    limit = limits["server_group_members"]
     members = session.scalar(
         select(func.count())
         .select_from(ServerGroupMember)

@@ -230,10 +230,10 @@ class PowerSync:
         (a late event does not describe the guest any more: ignored, as in Nova)."""
         ctx = RequestContext.admin()
         with service_scope(f"compute:{self.host}", ctx):
-            inst = self.manager.records.load(uuid)
-            if inst is None:
-                return
             with self.manager.locks.hold(uuid):
+                inst = self.manager.records.load(uuid)
+                if inst is None or self._nothing_to_sync(inst, vm_power_state):
+                    return
                 current = self.manager.current_power_state(inst)
                 if current != vm_power_state:
                     return
@@ -242,6 +242,20 @@ class PowerSync:
                 )
             if start is not None:
                 start()
+
+    def _nothing_to_sync(self, inst: dict[str, Any], vm_power_state: int) -> bool:
+        """Whether :meth:`sync_instance_power_state` would change and log nothing: the
+        instance is elsewhere or busy (a task owns its states; the task's own steps
+        record the power state), or its record already agrees.  Every boot, stop and
+        start emits events, so the common case must not cost a locked read and a write."""
+        if inst["host"] != self.host or inst["task_state"] is not None:
+            return True
+        decision = decide(inst["vm_state"], vm_power_state, self.policy)
+        return (
+            inst["power_state"] == vm_power_state
+            and decision.repair is Repair.NONE
+            and not decision.message
+        )
 
     # -- Nova's _query_driver_power_state_and_sync / _sync_instance_power_state -------------
     def _query_and_sync(self, ctx: RequestContext, uuid: str) -> None:

@@ -6,21 +6,27 @@ the row ``FOR UPDATE``, check that the caller still owns the task (its ``task_id
 allocation changes in the same transaction.  A step whose guard fails changes nothing
 and returns None: the handler stops quietly (a ``log`` trace event says why).  Only a
 force delete (``task_id`` None on terminate) skips the task-id check.
+
+Every build, move and power operation goes through here several times, so the row is
+read and written with Core statements (an ORM load and flush cost several times more);
+the writes are traced as the flush would trace them.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import Connection, Table, bindparam, select, update
 
 from testbed.compute import actions
 from testbed.compute.models import BlockDeviceMapping, Instance, ServerGroupMember
 from testbed.context import RequestContext, current_service
 from testbed.scheduler import claims
 from testbed.service import Runtime
+from testbed.store.db import Store
 
 __all__ = [
     "Event",
@@ -61,13 +67,40 @@ _PAYLOAD_FIELDS = (
 )
 
 
-def instance_payload(inst: Instance) -> dict[str, Any]:
-    """The instance as the driver and the handlers see it (a JSON-safe dict)."""
-    data = {name: getattr(inst, name) for name in _PAYLOAD_FIELDS}
-    data["metadata"] = dict(inst.metadata_ or {})
-    data["flavor"] = dict(inst.flavor or {})
-    data["network_info"] = list(inst.network_info or [])
+def instance_payload(inst: Instance | Mapping[str, Any]) -> dict[str, Any]:
+    """The instance as the driver and the handlers see it (a JSON-safe dict), from a row
+    object or from its column values by attribute name."""
+    values: Mapping[str, Any] = inst if isinstance(inst, Mapping) else _Attributes(inst)
+    data = {name: values[name] for name in _PAYLOAD_FIELDS}
+    data["metadata"] = dict(values["metadata_"] or {})
+    data["flavor"] = dict(values["flavor"] or {})
+    data["network_info"] = list(values["network_info"] or [])
     return data
+
+
+class _Attributes(Mapping[str, Any]):
+    """An ORM row's attributes, read as a mapping."""
+
+    def __init__(self, obj: Any) -> None:
+        self._obj = obj
+
+    def __getitem__(self, name: str) -> Any:
+        return getattr(self._obj, name)
+
+    def __iter__(self) -> Any:
+        return iter(_COLUMNS)
+
+    def __len__(self) -> int:
+        return len(_COLUMNS)
+
+
+_INSTANCES = cast(Table, Instance.__table__)
+# attribute name -> column (``metadata_`` is the column ``metadata``)
+_COLUMNS = {prop.key: prop.columns[0] for prop in Instance.__mapper__.column_attrs}
+_ROW = select(*(column.label(name) for name, column in _COLUMNS.items())).where(
+    _INSTANCES.c.uuid == bindparam("uuid")
+)
+_ROW_FOR_UPDATE = _ROW.with_for_update()
 
 
 @dataclass(frozen=True)
@@ -135,20 +168,17 @@ class InstanceRecords:
         """
         runtime = self.runtime
         now = runtime.clock.now()
-        with runtime.store.session() as session:
-            inst = session.execute(
-                select(Instance).where(Instance.uuid == uuid).with_for_update()
-            ).scalar_one_or_none()
+        store = runtime.store
+        with store.session() as session:
+            connection = session.connection()
+            found = connection.execute(_ROW_FOR_UPDATE, {"uuid": uuid}).mappings().first()
+            inst = dict(found) if found is not None else None
             refusal = self._refusal(inst, task_id, expect_task_state, allow_deleted)
             if refusal is not None or inst is None:
                 payload = None
             else:
-                for name, value in (values or {}).items():
-                    setattr(inst, name, value)
-                for more in then:
-                    session.flush()
-                    for name, value in more.items():
-                        setattr(inst, name, value)
+                for changes in (values or {}, *then):
+                    _update(store, connection, inst, changes, now)
                 for fault in faults:
                     actions.add_fault(
                         session,
@@ -180,8 +210,8 @@ class InstanceRecords:
     def load(self, uuid: str) -> dict[str, Any] | None:
         """The instance (deleted ones too), or None."""
         with self.runtime.store.session() as session:
-            inst = session.get(Instance, uuid)
-            return instance_payload(inst) if inst is not None else None
+            found = session.connection().execute(_ROW, {"uuid": uuid}).mappings().first()
+            return instance_payload(dict(found)) if found is not None else None
 
     def record_event(self, ctx: RequestContext, uuid: str, event: Event) -> None:
         """Record an action event without touching the instance."""
@@ -205,19 +235,19 @@ class InstanceRecords:
     # -- internals ------------------------------------------------------------------------
     @staticmethod
     def _refusal(
-        inst: Instance | None,
+        inst: dict[str, Any] | None,
         task_id: str | None,
         expect_task_state: tuple[str | None, ...] | None,
         allow_deleted: bool,
     ) -> str | None:
         if inst is None:
             return "instance not found"
-        if inst.deleted and not allow_deleted:
+        if inst["deleted"] and not allow_deleted:
             return "instance deleted"
-        if task_id is not None and inst.task_id != task_id:
-            return f"task {task_id} is not the instance's current task ({inst.task_id})"
-        if expect_task_state is not None and inst.task_state not in expect_task_state:
-            return f"task_state is {inst.task_state}, expected one of {list(expect_task_state)}"
+        if task_id is not None and inst["task_id"] != task_id:
+            return f"task {task_id} is not the instance's current task ({inst['task_id']})"
+        if expect_task_state is not None and inst["task_state"] not in expect_task_state:
+            return f"task_state is {inst['task_state']}, expected one of {list(expect_task_state)}"
         return None
 
     def _record_event(
@@ -247,6 +277,30 @@ class InstanceRecords:
             instance_uuid=uuid,
             detail={"reason": reason},
         )
+
+
+def _update(
+    store: Store, connection: Connection, inst: dict[str, Any], changes: dict[str, Any], now: float
+) -> None:
+    """Write the columns ``changes`` really changes (none: no statement, as a flush would
+    skip an unmodified row) and bring ``inst`` up to date; traced like a flush."""
+    changed = {name: value for name, value in changes.items() if inst[name] != value}
+    if not changed:
+        return
+    changed["updated_at"] = now
+    connection.execute(
+        update(_INSTANCES)
+        .where(_INSTANCES.c.uuid == inst["uuid"])
+        .values({_COLUMNS[name].key: value for name, value in changed.items()})
+    )
+    inst.update(changed)
+    state_columns = Instance.__trace_state__
+    store.trace_write(
+        "UPDATE",
+        "instances",
+        instance_uuid=inst["uuid"],
+        state={c: inst[c] for c in state_columns} if changed.keys() & set(state_columns) else None,
+    )
 
 
 def _bdms(session: Any, uuid: str) -> list[dict[str, Any]]:

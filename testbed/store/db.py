@@ -47,7 +47,7 @@ class Store:
         self.engine = self._make_engine(url)
         self._lock: contextlib.AbstractContextManager[Any]
         self._lock = threading.RLock() if url.startswith("sqlite") else contextlib.nullcontext()
-        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False, info={"store": self})
         event.listen(self._sessions, "before_flush", self._before_flush)
 
     @staticmethod
@@ -106,6 +106,13 @@ class Store:
         with self._lock, self._sessions.begin() as session:
             yield session
 
+    @staticmethod
+    def of(session: Session) -> Store:
+        """The store a session opened by :meth:`session` belongs to (for helpers that write
+        with Core statements and must trace them; see :meth:`trace_write`)."""
+        store: Store = session.info["store"]
+        return store
+
     def close(self) -> None:
         """Release every connection (on SQLite, once no session is open: a worker thread
         still finishing a transaction must not see its connection closed under it)."""
@@ -115,18 +122,22 @@ class Store:
     # -- trace and timestamps -------------------------------------------------------------
     def _before_flush(self, session: Session, _ctx: Any, _instances: Any) -> None:
         now = self._now()
+        tracing = self._tracer is not None and self._tracer.enabled
         for obj in session.new:
             if isinstance(obj, TimestampMixin) and not obj.created_at:
                 obj.created_at = now
-            self._trace_write("INSERT", obj, state_changed=True)
+            if tracing:
+                self._trace_write("INSERT", obj, state_changed=True)
         for obj in session.dirty:
             if not session.is_modified(obj):
                 continue
             if isinstance(obj, TimestampMixin):
                 obj.updated_at = now
-            self._trace_write("UPDATE", obj, state_changed=self._state_changed(obj))
-        for obj in session.deleted:
-            self._trace_write("DELETE", obj, state_changed=False)
+            if tracing:
+                self._trace_write("UPDATE", obj, state_changed=self._state_changed(obj))
+        if tracing:
+            for obj in session.deleted:
+                self._trace_write("DELETE", obj, state_changed=False)
 
     @staticmethod
     def _state_changed(obj: Any) -> bool:
@@ -139,27 +150,47 @@ class Store:
     def _trace_write(self, verb: str, obj: Any, *, state_changed: bool) -> None:
         if self._tracer is None:
             return
-        ctx = current_context()
-        request_id = ctx.request_id if ctx else "req-internal"
         table = getattr(obj, "__tablename__", type(obj).__name__)
         uuid = getattr(obj, "instance_uuid", None) or (
             getattr(obj, "uuid", None) if table == "instances" else None
         )
+        columns = getattr(obj, "__trace_state__", ())
+        self.trace_write(
+            verb,
+            table,
+            instance_uuid=uuid,
+            state={c: getattr(obj, c) for c in columns} if columns and state_changed else None,
+        )
+
+    def trace_write(
+        self,
+        verb: str,
+        table: str,
+        *,
+        instance_uuid: str | None = None,
+        state: dict[str, Any] | None = None,
+    ) -> None:
+        """Record a write in the trace, as the flush does for ORM writes: hot paths that
+        write with Core statements call this themselves.  ``state``: the instance's
+        state columns after the write, when the write changed one of them."""
+        if self._tracer is None or not self._tracer.enabled:
+            return
+        ctx = current_context()
+        request_id = ctx.request_id if ctx else "req-internal"
         source = current_service()
         self._tracer.record(
             "db",
             request_id=request_id,
             source=source,
             name=f"{verb} {table}",
-            instance_uuid=uuid,
+            instance_uuid=instance_uuid,
         )
-        columns = getattr(obj, "__trace_state__", ())
-        if columns and state_changed:
+        if state is not None:
             self._tracer.record(
                 "state",
                 request_id=request_id,
                 source=source,
                 name="state",
-                instance_uuid=uuid,
-                detail={c: getattr(obj, c) for c in columns},
+                instance_uuid=instance_uuid,
+                detail=state,
             )
