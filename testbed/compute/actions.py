@@ -51,6 +51,22 @@ _OPEN_EVENT_ID = (
     .order_by(_EVENTS.c.id.desc())
     .limit(1)
 )
+_INSERT_EVENT = insert(_EVENTS)
+_FINISH_EVENT = (
+    update(_EVENTS)
+    .where(_EVENTS.c.id == bindparam("event_id"))
+    .values(
+        finish_time=bindparam("new_finish_time"),
+        result=bindparam("new_result"),
+        details=bindparam("new_details"),
+    )
+)
+_FINISH_ACTION = (
+    update(_ACTIONS)
+    .where(_ACTIONS.c.id == bindparam("action_id"))
+    .values(finish_time=bindparam("now"), updated_at=bindparam("now"))
+)
+_FAIL_ACTION = _FINISH_ACTION.values(message=ERROR)
 
 
 def _action_id(session: Session, instance_uuid: str, request_id: str) -> tuple[Connection, Any]:
@@ -79,7 +95,7 @@ def start_event(
         LOG.debug("no action for %s in %s; event %s not recorded", instance_uuid, request_id, event)
         return
     connection.execute(
-        insert(_EVENTS).values(action_id=action_id, event=event, start_time=now, host=host)
+        _INSERT_EVENT, {"action_id": action_id, "event": event, "start_time": now, "host": host}
     )
     Store.of(session).trace_write("INSERT", "instance_action_events")
 
@@ -104,18 +120,24 @@ def finish_event(
     finished = {"finish_time": now, "result": result, "details": details}
     if event_id is None:
         connection.execute(
-            insert(_EVENTS).values(
-                action_id=action_id, event=event, start_time=now, host=host, **finished
-            )
+            _INSERT_EVENT,
+            {"action_id": action_id, "event": event, "start_time": now, "host": host, **finished},
         )
         store.trace_write("INSERT", "instance_action_events")
     else:
-        connection.execute(update(_EVENTS).where(_EVENTS.c.id == event_id).values(**finished))
+        connection.execute(
+            _FINISH_EVENT,
+            {
+                "event_id": event_id,
+                "new_finish_time": now,
+                "new_result": result,
+                "new_details": details,
+            },
+        )
         store.trace_write("UPDATE", "instance_action_events")
-    action: dict[str, Any] = {"finish_time": now, "updated_at": now}
-    if result == ERROR:
-        action["message"] = ERROR
-    connection.execute(update(_ACTIONS).where(_ACTIONS.c.id == action_id).values(**action))
+    connection.execute(
+        _FAIL_ACTION if result == ERROR else _FINISH_ACTION, {"action_id": action_id, "now": now}
+    )
     store.trace_write("UPDATE", "instance_actions", instance_uuid=instance_uuid)
 
 

@@ -14,12 +14,13 @@ the writes are traced as the flush would trace them.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import Connection, Table, bindparam, select, update
+from sqlalchemy import Connection, Table, Update, bindparam, select, update
 
 from testbed.compute import actions
 from testbed.compute.models import BlockDeviceMapping, Instance, ServerGroupMember
@@ -288,11 +289,9 @@ def _update(
     if not changed:
         return
     changed["updated_at"] = now
-    connection.execute(
-        update(_INSTANCES)
-        .where(_INSTANCES.c.uuid == inst["uuid"])
-        .values({_COLUMNS[name].key: value for name, value in changed.items()})
-    )
+    params = {f"set__{name}": value for name, value in changed.items()}
+    params["row_uuid"] = inst["uuid"]
+    connection.execute(_update_statement(frozenset(changed)), params)
     inst.update(changed)
     state_columns = Instance.__trace_state__
     store.trace_write(
@@ -300,6 +299,17 @@ def _update(
         "instances",
         instance_uuid=inst["uuid"],
         state={c: inst[c] for c in state_columns} if changed.keys() & set(state_columns) else None,
+    )
+
+
+@functools.cache
+def _update_statement(names: frozenset[str]) -> Update:
+    """``UPDATE instances SET <names> WHERE uuid = :row_uuid``, built (and compiled) once per
+    set of columns."""
+    return (
+        update(_INSTANCES)
+        .where(_INSTANCES.c.uuid == bindparam("row_uuid"))
+        .values({_COLUMNS[name].key: bindparam(f"set__{name}") for name in sorted(names)})
     )
 
 
