@@ -156,11 +156,15 @@ class InstancePorts:
         Calling it again for an instance that has ports only re-binds them (a
         rescheduled build).  On failure the ports made or bound so far are given back.
         """
+        if requested == "none":  # no NICs asked for: nothing to create, bind or describe
+            return []
         if self._ports_of(instance_uuid):
             self.bind(ctx, instance_uuid, host)
             return self.nw_info(ctx, instance_uuid)
         with self._store.session() as s:
             plan = self._resolve(s, ctx, project_id, requested, instance_uuid=instance_uuid)
+        if not plan:  # "none": no ports, nothing to describe
+            return []
         owner = f"compute:{availability_zone or 'nova'}"
         try:
             for index, item in enumerate(plan):

@@ -17,12 +17,13 @@ from __future__ import annotations
 import math
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, func, select, update
+from sqlalchemy import Table, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from testbed.compute.models import Allocation, ComputeNode
 from testbed.context import current_context, current_service
 from testbed.scheduler.host_state import Resources
+from testbed.store.db import Store
 from testbed.trace import Tracer
 
 __all__ = [
@@ -77,6 +78,7 @@ _CLAIM = (
         local_gb_used=_NODE.local_gb_used + bindparam("want_disk_gb"),
     )
 )
+_INSERT_ALLOCATION = insert(cast(Table, Allocation.__table__))
 _UNCLAIM = (
     update(_NODES)
     .where(_NODE.uuid == bindparam("node"))
@@ -113,17 +115,19 @@ def claim(
     result = session.execute(_CLAIM, params)
     if getattr(result, "rowcount", 0) != 1:
         return False
-    session.add(
-        Allocation(
-            consumer_uuid=consumer_uuid,
-            node_uuid=node_uuid,
-            host=host,
-            vcpus=want.vcpus,
-            memory_mb=want.memory_mb,
-            disk_gb=want.disk_gb,
-            project_id=project_id,
-        )
+    session.connection().execute(
+        _INSERT_ALLOCATION,
+        {
+            "consumer_uuid": consumer_uuid,
+            "node_uuid": node_uuid,
+            "host": host,
+            "vcpus": want.vcpus,
+            "memory_mb": want.memory_mb,
+            "disk_gb": want.disk_gb,
+            "project_id": project_id,
+        },
     )
+    Store.of(session).trace_write("INSERT", "allocations")
     _trace_usage(tracer, consumer_uuid, host, "claim")
     return True
 

@@ -35,7 +35,7 @@ class Resources:
         return {"vcpus": self.vcpus, "memory_mb": self.memory_mb, "disk_gb": self.disk_gb}
 
 
-@dataclass
+@dataclass(slots=True)
 class HostState:
     """One compute node, as the filters and weighers see it."""
 
@@ -158,60 +158,55 @@ class HostStateLoader:
         """Every compute node with its service, in a stable order (by node id)."""
         down_time = self.config.service_down_time
         with self.store.session() as session:
-            rows = session.execute(_STATE).all()
-            stale = [
-                r[0]
-                for r in rows
-                if self._cpu_info.get(r[0], (None, None))[0] != r[1] or (r[0] not in self._cpu_info)
-            ]
+            rows = session.connection().execute(_STATE).all()
+            known = self._cpu_info
+            stale = [r[0] for r in rows if r[0] not in known or known[r[0]][0] != r[1]]
             if stale:
                 versions = {r[0]: r[1] for r in rows}
                 for uuid, cpu_info in session.execute(_CPU_INFO, {"uuids": stale}):
                     self._cpu_info[uuid] = (versions[uuid], dict(cpu_info or {}))
-        states = []
-        for (
-            uuid,
-            _updated,
-            host,
-            node,
-            vcpus,
-            mem,
-            disk,
-            vu,
-            mu,
-            du,
-            cr,
-            rr,
-            dr,
-            htype,
-            az,
-            disabled,
-            forced_down,
-            last_seen_up,
-        ) in rows:
-            states.append(
-                HostState(
-                    host=host,
-                    node=node,
-                    node_uuid=uuid,
-                    availability_zone=az or "nova",
-                    vcpus=vcpus,
-                    memory_mb=mem,
-                    local_gb=disk,
-                    vcpus_used=vu,
-                    memory_mb_used=mu,
-                    local_gb_used=du,
-                    cpu_allocation_ratio=cr,
-                    ram_allocation_ratio=rr,
-                    disk_allocation_ratio=dr,
-                    hypervisor_type=htype,
-                    cpu_info=self._cpu_info.get(uuid, (None, {}))[1],
-                    service_up=az is not None
-                    and service_is_up(forced_down, last_seen_up, now, down_time),
-                    service_disabled=bool(disabled),
-                )
+        cpu_info = self._cpu_info
+        return [
+            HostState(
+                host,
+                node,
+                uuid,
+                az or "nova",
+                vcpus,
+                mem,
+                disk,
+                vu,
+                mu,
+                du,
+                cr,
+                rr,
+                dr,
+                htype,
+                cpu_info[uuid][1] if uuid in cpu_info else {},
+                az is not None and service_is_up(forced_down, last_seen_up, now, down_time),
+                bool(disabled),
             )
-        return states
+            for (
+                uuid,
+                _updated,
+                host,
+                node,
+                vcpus,
+                mem,
+                disk,
+                vu,
+                mu,
+                du,
+                cr,
+                rr,
+                dr,
+                htype,
+                az,
+                disabled,
+                forced_down,
+                last_seen_up,
+            ) in rows
+        ]
 
 
 def load_host_states(store: Store, config: Config, now: float) -> list[HostState]:

@@ -11,6 +11,7 @@ never the claim.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import random
 from collections import Counter
@@ -102,8 +103,8 @@ class SchedulerManager:
                 group_hosts[chosen.host] += 1
                 alternates: list[HostState] = []
                 if return_alternates:
-                    alternates = [h for h in ordered if h is not chosen and h.fits(want)]
-                    alternates = alternates[: max(config.max_attempts - 1, 0)]
+                    fitting = (h for h in ordered if h is not chosen and h.fits(want))
+                    alternates = list(itertools.islice(fitting, max(config.max_attempts - 1, 0)))
                 selections.append([_selection(h) for h in (chosen, *alternates)])
         except NoValidHost:
             self._undo(claimed)

@@ -27,6 +27,11 @@ class Weigher:
         option = self.multiplier_option
         self.multiplier: float = float(getattr(config, option)) if option else 1.0
 
+    def applies(self, request: FilterRequest) -> bool:
+        """Whether this weigher can tell hosts apart for ``request`` (one that gives
+        every host the same weight is skipped)."""
+        return True
+
     def raw(self, host: HostState, request: FilterRequest) -> float:
         """The unnormalised weight of ``host``."""
         raise NotImplementedError
@@ -67,6 +72,9 @@ class ServerGroupSoftAffinityWeigher(Weigher):
 
     name = "ServerGroupSoftAffinityWeigher"
 
+    def applies(self, request: FilterRequest) -> bool:
+        return request.group_policy == "soft-affinity"
+
     def raw(self, host: HostState, request: FilterRequest) -> float:
         if request.group_policy != "soft-affinity":
             return 0.0
@@ -77,6 +85,9 @@ class ServerGroupSoftAntiAffinityWeigher(Weigher):
     """soft-anti-affinity: hosts running fewer members of the group first."""
 
     name = "ServerGroupSoftAntiAffinityWeigher"
+
+    def applies(self, request: FilterRequest) -> bool:
+        return request.group_policy == "soft-anti-affinity"
 
     def raw(self, host: HostState, request: FilterRequest) -> float:
         if request.group_policy != "soft-anti-affinity":
@@ -122,7 +133,7 @@ def weigh(
         return list(hosts)
     totals = [0.0] * len(hosts)
     for weigher in weighers:
-        if not weigher.multiplier:
+        if not weigher.multiplier or not weigher.applies(request):
             continue
         normalized = _normalize([weigher.raw(h, request) for h in hosts])
         for i, value in enumerate(normalized):
