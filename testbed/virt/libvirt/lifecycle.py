@@ -6,7 +6,9 @@ libvirt event to the power state it announces, as Nova does (STOPPED -> SHUTDOWN
 STARTED and RESUMED -> RUNNING, SUSPENDED -> PAUSED; every other event is ignored), and
 hands ``(uuid, power_state)`` to the manager's handler *off* the event loop: a STOPPED
 event after :data:`STOPPED_EVENT_DELAY` clock seconds (a reboot's STARTED cancels it, as
-Nova's ``_event_emit_delayed`` does), the others at once, each on a clock worker thread.
+Nova's ``_event_emit_delayed`` does), the others at once, each on a clock worker thread;
+an event announcing the state an event still waiting to be handled announces is dropped
+(a guest starting sends STARTED then RESUMED: one sync is enough).
 
 The event loop itself: real libvirt needs ``virEventRegisterDefaultImpl`` and one thread
 running ``virEventRunDefaultImpl`` (``testbed.qemu.connect.ensure_event_loop``); any other
@@ -100,6 +102,7 @@ class LifecycleEvents:
         self.libvirt = libvirt
         self.handler = handler
         self._delayed: dict[str, Timer] = {}
+        self._queued: dict[str, int] = {}  # uuid -> state of the event waiting to be handled
         self._lock = threading.Lock()
         self._conn: Any = None
         self._callback_id: int | None = None
@@ -144,13 +147,18 @@ class LifecycleEvents:
                     background=True,
                 )
                 return
+            if self._queued.get(uuid) == state:
+                return
+            self._queued[uuid] = state
         clock.hold()
         clock.submit_held(lambda: self._emit(uuid, state, delayed=False))
 
     def _emit(self, uuid: str, state: int, *, delayed: bool) -> None:
-        if delayed:
-            with self._lock:
+        with self._lock:
+            if delayed:
                 self._delayed.pop(uuid, None)
+            elif self._queued.get(uuid) == state:
+                del self._queued[uuid]
         try:
             self.handler(uuid, state)
         except Exception:
