@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from testbed.exceptions import NotFound
@@ -19,10 +19,22 @@ from testbed.store.db import Store
 __all__ = ["AssignmentManager", "effective_roles"]
 
 
+_IMPLICATIONS = select(RoleImplication.prior_role_id, RoleImplication.implied_role_id)
+_DIRECT_ROLE_IDS = select(RoleAssignment.role_id).where(
+    RoleAssignment.user_id == bindparam("user_id"),
+    RoleAssignment.project_id == bindparam("project_id"),
+)
+_ROLE_NAMES = (
+    select(Role.id, Role.name)
+    .where(Role.id.in_(bindparam("ids", expanding=True)))
+    .order_by(Role.name)
+)
+
+
 def _implications(s: Session) -> dict[str, list[str]]:
     graph: dict[str, list[str]] = {}
-    for imp in s.scalars(select(RoleImplication)):
-        graph.setdefault(imp.prior_role_id, []).append(imp.implied_role_id)
+    for prior, implied in s.execute(_IMPLICATIONS):
+        graph.setdefault(prior, []).append(implied)
     return graph
 
 
@@ -41,18 +53,11 @@ def _expand(graph: dict[str, list[str]], direct: list[str]) -> list[tuple[str, s
 
 def effective_roles(s: Session, user_id: str, project_id: str) -> list[dict[str, Any]]:
     """The roles a user holds on a project, implied ones included, sorted by name."""
-    direct = list(
-        s.scalars(
-            select(RoleAssignment.role_id).where(
-                RoleAssignment.user_id == user_id, RoleAssignment.project_id == project_id
-            )
-        )
-    )
+    direct = list(s.scalars(_DIRECT_ROLE_IDS, {"user_id": user_id, "project_id": project_id}))
     if not direct:
         return []
     ids = [role_id for role_id, _prior in _expand(_implications(s), direct)]
-    roles = s.scalars(select(Role).where(Role.id.in_(ids)).order_by(Role.name))
-    return [{"id": r.id, "name": r.name} for r in roles]
+    return [{"id": id_, "name": name} for id_, name in s.execute(_ROLE_NAMES, {"ids": ids})]
 
 
 class AssignmentManager:

@@ -6,12 +6,21 @@ Times are clock seconds.  A token is stored by the SHA-256 digest of its id, nev
 
 from __future__ import annotations
 
-from sqlalchemy import JSON, Boolean, Float, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, Float, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from testbed.store.base import Base, TimestampMixin
 
-__all__ = ["Domain", "Project", "Role", "RoleAssignment", "RoleImplication", "Token", "User"]
+__all__ = [
+    "Domain",
+    "IdentityRevision",
+    "Project",
+    "Role",
+    "RoleAssignment",
+    "RoleImplication",
+    "Token",
+    "User",
+]
 
 
 class Domain(TimestampMixin, Base):
@@ -108,3 +117,14 @@ class Token(Base):
     issued_at: Mapped[float] = mapped_column(Float)
     expires_at: Mapped[float] = mapped_column(Float, index=True)
     revoked: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class IdentityRevision(Base):
+    """One row (``id`` 1) whose ``revision`` is a new random value after every write to
+    the identity tables (see :mod:`testbed.identity.revision`): a token validated at one
+    revision is still valid, unchanged, while the revision stays the same."""
+
+    __tablename__ = "identity_revision"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    revision: Mapped[str] = mapped_column(String(32))

@@ -14,6 +14,7 @@ Always present: domain ``default`` ("Default"); roles ``admin``, ``member``, ``r
 project; ``role`` is a role name or a list of them.  Seeding is idempotent: what exists is
 kept (a user's password is reset only if it differs), what is missing is added.  Seeded
 entities get ids derived from their names, so the same topology yields the same ids.
+Seeding ends with a new identity revision, so nothing validated before it is reused.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from testbed.exceptions import BadRequest, NotFound
 from testbed.identity.assignments import AssignmentManager
 from testbed.identity.models import User
 from testbed.identity.resources import DEFAULT_DOMAIN_ID, ResourceManager
+from testbed.identity.revision import bump_revision
 from testbed.identity.security import verify_password
 from testbed.service import Runtime
 
@@ -62,6 +64,7 @@ def seed_identity(runtime: Runtime, spec: dict[str, Any] | None = None) -> None:
         _ensure_project(resources, project)
     for user in [*DEFAULT_USERS, *_entries(spec.get("users") or [], "users")]:
         _ensure_user(runtime, resources, assignments, user)
+    bump_revision(runtime.store)
 
 
 def project_ids_by_name(runtime: Runtime) -> dict[str, str]:

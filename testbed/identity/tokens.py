@@ -1,25 +1,32 @@
 """Tokens: authenticate (``password`` and ``token`` methods), scope, validate, revoke, expire.
 
 A token is an opaque random string; the store keeps its digest, owner, scope, methods,
-audit ids and times (clock seconds).  Validation recomputes the roles each time, so a
-removed grant or a disabled user, project or domain invalidates the token at once (as
-Keystone's revocation events do).  Scoping follows Keystone: an explicit project scope
-(by id, or by name and domain), ``"unscoped"``, or none at all, which scopes the token to
-the user's default project when the user holds a role there.
+audit ids and times (clock seconds).  Validation recomputes the roles each time anything
+in identity has changed, so a removed grant or a disabled user, project or domain
+invalidates the token at once (as Keystone's revocation events do).  In between, what a
+token validated to is reused: a :class:`~testbed.identity.token_cache.ValidationCache`
+keyed by the identity revision (:mod:`testbed.identity.revision`), so validating a token
+again costs one primary-key SELECT until the next identity write, or the token's expiry
+on the clock.  Scoping follows Keystone: an explicit project scope (by id, or by name and
+domain), ``"unscoped"``, or none at all, which scopes the token to the user's default
+project when the user holds a role there.
 """
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
-from sqlalchemy import delete, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import bindparam, delete, select, update
+from sqlalchemy.orm import Session, aliased
 
 from testbed.clock import Clock
 from testbed.exceptions import BadRequest, CloudError, NotFound, Unauthorized
 from testbed.identity.assignments import effective_roles
 from testbed.identity.models import Domain, Project, Token, User
+from testbed.identity.revision import current_revision
 from testbed.identity.security import audit_id, new_token, token_digest, verify_password
+from testbed.identity.token_cache import DEFAULT_MAX_ENTRIES, ValidationCache
 from testbed.store.db import Store
 
 __all__ = ["TokenManager", "revoke_tokens_of_user"]
@@ -51,10 +58,18 @@ def _object(value: Any, attribute: str, target: str) -> dict[str, Any]:
 class TokenManager:
     """Issues, validates and revokes tokens."""
 
-    def __init__(self, store: Store, clock: Clock, *, lifetime: float) -> None:
+    def __init__(
+        self,
+        store: Store,
+        clock: Clock,
+        *,
+        lifetime: float,
+        cache_size: int = DEFAULT_MAX_ENTRIES,
+    ) -> None:
         self.store = store
         self.clock = clock
         self.lifetime = lifetime
+        self._validated = ValidationCache(cache_size)
 
     # -- issue ----------------------------------------------------------------------------
     def issue(self, auth: Any) -> tuple[str, dict[str, Any]]:
@@ -160,47 +175,27 @@ class TokenManager:
         """The token's data: ``{methods, user, project, roles, issued_at, expires_at,
         audit_ids}`` (times in clock seconds).  An unknown, revoked or expired token, or one
         whose user, project or grants are gone, raises 401 — or 404 "Failed to validate
-        token" when ``subject`` (the token being validated is not the caller's)."""
+        token" when ``subject`` (the token being validated is not the caller's).
+
+        The result reflects every identity write committed before the call, from any
+        process: it is reused only while the identity revision is unchanged and the
+        token has not expired on the clock."""
+        digest = token_digest(token)
         try:
             with self.store.session() as s:
-                row = self._live_token(s, token)
-                user = s.get(User, row.user_id)
-                if user is None:
-                    raise Unauthorized("The user of this token no longer exists.")
-                _check_user_usable(s, user)
-                body: dict[str, Any] = {
-                    "methods": list(row.methods),
-                    "user": {
-                        "id": user.id,
-                        "name": user.name,
-                        "domain": _domain_brief(s, user.domain_id),
-                        "password_expires_at": None,
-                    },
-                    "project": None,
-                    "roles": [],
-                    "issued_at": row.issued_at,
-                    "expires_at": row.expires_at,
-                    "audit_ids": list(row.audit_ids),
-                }
-                if row.project_id is not None:
-                    project = s.get(Project, row.project_id)
-                    if project is None:
-                        raise Unauthorized(f"Could not find project: {row.project_id}.")
-                    _check_project_usable(s, project)
-                    roles = effective_roles(s, user.id, project.id)
-                    if not roles:
-                        raise Unauthorized(f"User {user.id} has no access to project {project.id}")
-                    body["project"] = {
-                        "id": project.id,
-                        "name": project.name,
-                        "domain": _domain_brief(s, project.domain_id),
-                    }
-                    body["roles"] = roles
-                return body
+                # Read before the data: what is read after it is at least as new, so
+                # the data is never older than the revision it is kept under.
+                revision = current_revision(s.connection())
+                now = self.clock.now()
+                data = self._validated.get(digest, revision, now)
+                if data is None:
+                    data = _token_data(s, digest, now)
+                    self._validated.put(digest, revision, data)
         except Unauthorized:
             if subject:
                 raise NotFound("Failed to validate token") from None
             raise
+        return copy.deepcopy(data)
 
     def revoke(self, token: str) -> None:
         """Revoke a token; 404 if it is not a valid one."""
@@ -226,12 +221,89 @@ class TokenManager:
         return row
 
 
-# -- look-ups shared by issue and validate --------------------------------------------------
-def _domain_brief(s: Session, domain_id: str) -> dict[str, Any]:
-    d = s.get(Domain, domain_id)
-    return {"id": domain_id, "name": d.name if d else domain_id}
+# -- validation: one joined SELECT for the token, its user, project and their domains ------
+_UserDomain = aliased(Domain, name="user_domain")
+_ProjectDomain = aliased(Domain, name="project_domain")
+_TOKEN_DATA = (
+    select(
+        Token.user_id,
+        Token.project_id,
+        Token.methods,
+        Token.audit_ids,
+        Token.issued_at,
+        Token.expires_at,
+        Token.revoked,
+        User.id.label("found_user_id"),
+        User.name.label("user_name"),
+        User.enabled.label("user_enabled"),
+        User.domain_id.label("user_domain_id"),
+        _UserDomain.name.label("user_domain_name"),
+        _UserDomain.enabled.label("user_domain_enabled"),
+        Project.id.label("found_project_id"),
+        Project.name.label("project_name"),
+        Project.enabled.label("project_enabled"),
+        Project.domain_id.label("project_domain_id"),
+        _ProjectDomain.name.label("project_domain_name"),
+        _ProjectDomain.enabled.label("project_domain_enabled"),
+    )
+    .select_from(Token)
+    .outerjoin(User, User.id == Token.user_id)
+    .outerjoin(_UserDomain, _UserDomain.id == User.domain_id)
+    .outerjoin(Project, Project.id == Token.project_id)
+    .outerjoin(_ProjectDomain, _ProjectDomain.id == Project.domain_id)
+    .where(Token.digest == bindparam("digest"))
+)
 
 
+def _token_data(s: Session, digest: str, now: float) -> dict[str, Any]:
+    """What :meth:`TokenManager.validate` returns, read from the store; the same checks,
+    in the same order and with the same messages, as issuing a token makes."""
+    row = s.execute(_TOKEN_DATA, {"digest": digest}).one_or_none()
+    if row is None or row.revoked:
+        raise Unauthorized("The request you have made requires authentication.")
+    if row.expires_at <= now:
+        raise Unauthorized("The token has expired.")
+    if row.found_user_id is None:
+        raise Unauthorized("The user of this token no longer exists.")
+    if not row.user_enabled:
+        raise Unauthorized(f"The account is disabled for user: {row.user_id}.")
+    if not row.user_domain_enabled:
+        raise Unauthorized(f"Domain is disabled: {row.user_domain_id}")
+    data: dict[str, Any] = {
+        "methods": list(row.methods),
+        "user": {
+            "id": row.user_id,
+            "name": row.user_name,
+            "domain": {"id": row.user_domain_id, "name": row.user_domain_name},
+            "password_expires_at": None,
+        },
+        "project": None,
+        "roles": [],
+        "issued_at": row.issued_at,
+        "expires_at": row.expires_at,
+        "audit_ids": list(row.audit_ids),
+    }
+    if row.project_id is None:
+        return data
+    if row.found_project_id is None:
+        raise Unauthorized(f"Could not find project: {row.project_id}.")
+    if not row.project_enabled:
+        raise Unauthorized(f"Project is disabled: {row.project_id}")
+    if not row.project_domain_enabled:
+        raise Unauthorized(f"Domain is disabled: {row.project_domain_id}")
+    roles = effective_roles(s, row.user_id, row.project_id)
+    if not roles:
+        raise Unauthorized(f"User {row.user_id} has no access to project {row.project_id}")
+    data["project"] = {
+        "id": row.project_id,
+        "name": row.project_name,
+        "domain": {"id": row.project_domain_id, "name": row.project_domain_name},
+    }
+    data["roles"] = roles
+    return data
+
+
+# -- look-ups of issue ----------------------------------------------------------------------
 def _domain_ref(
     s: Session, ref: Any, target: str, *, error: type[CloudError] = Unauthorized
 ) -> Domain:
