@@ -99,13 +99,11 @@ def usages(session: Session, project_id: str) -> dict[str, int]:
 
 def instance_usages(session: Session, project_id: str) -> dict[str, int]:
     """What a project's live instances use: instances, cores, ram."""
-    # Aggregated in SQL (JSON paths work on SQLite, PostgreSQL and MariaDB alike): loading
-    # every instance of the project made each create O(instances).
     count, cores, ram = session.execute(
         select(
             func.count(),
-            func.coalesce(func.sum(Instance.flavor["vcpus"].as_integer()), 0),
-            func.coalesce(func.sum(Instance.flavor["memory_mb"].as_integer()), 0),
+            func.coalesce(func.sum(Instance.vcpus), 0),
+            func.coalesce(func.sum(Instance.memory_mb), 0),
         ).where(Instance.project_id == project_id, Instance.deleted.is_(False))
     ).one()
     return {"instances": int(count), "cores": int(cores), "ram": int(ram)}

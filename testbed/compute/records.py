@@ -23,7 +23,12 @@ from typing import Any, cast
 from sqlalchemy import Connection, Table, Update, bindparam, select, update
 
 from testbed.compute import actions
-from testbed.compute.models import BlockDeviceMapping, Instance, ServerGroupMember
+from testbed.compute.models import (
+    BlockDeviceMapping,
+    Instance,
+    ServerGroupMember,
+    flavor_totals,
+)
 from testbed.context import RequestContext, current_service
 from testbed.scheduler import claims
 from testbed.service import Runtime
@@ -285,6 +290,8 @@ def _update(
 ) -> None:
     """Write the columns ``changes`` really changes (none: no statement, as a flush would
     skip an unmodified row) and bring ``inst`` up to date; traced like a flush."""
+    if "flavor" in changes:
+        changes = {**changes, **flavor_totals(changes["flavor"])}
     changed = {name: value for name, value in changes.items() if inst[name] != value}
     if not changed:
         return

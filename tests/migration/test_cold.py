@@ -258,3 +258,18 @@ def test_resize_confirm_window_auto_confirms(auto_confirm_cloud: MoveCloud) -> N
     assert cloud.migrations(server.id)[0].status == "confirmed"
     assert cloud.events(server.id, "confirmResize") == [("compute_confirm_resize", "Success")]
     cloud.cleanup()
+
+
+def test_quota_usage_follows_the_flavor_through_resize_and_revert(cloud: MoveCloud) -> None:
+    def used() -> tuple[int, int]:
+        absolute = cloud.conn.compute.get("/limits").json()["limits"]["absolute"]
+        return absolute["totalCoresUsed"], absolute["totalRAMUsed"]
+
+    server = cloud.boot("cmp-b2")
+    assert used() == (1, 512)
+    cloud.conn.compute.resize_server(server.id, "3")
+    cloud.settle()
+    assert used() == (2, 4096)  # the new flavor counts from VERIFY_RESIZE on, as in Nova
+    cloud.conn.compute.revert_server_resize(server.id)
+    cloud.settle()
+    assert used() == (1, 512)
