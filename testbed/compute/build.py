@@ -211,7 +211,9 @@ class Builder:
         if not image_ref or request_spec.get("is_bfv"):
             return None
         try:
-            return self.manager.image_api.get_image(ctx, image_ref)
+            return self.manager.image_cache.image_for_build(
+                ctx, image_ref, request_spec.get("image")
+            )
         except Exception as exc:
             raise _Aborted(fault_message(exc)) from exc
 

@@ -25,6 +25,7 @@ from testbed.compute.actions import ERROR, SUCCESS, fault_message
 from testbed.compute.build import Builder
 from testbed.compute.drift import RunningDeletedCleaner
 from testbed.compute.evacuate import destroy_evacuated_instances
+from testbed.compute.image_cache import ImageCache
 from testbed.compute.live import LiveMigrationMixin  # live migration handlers
 from testbed.compute.locks import KeyedLock
 from testbed.compute.migrate import ColdMigrationMixin  # resize / cold migration handlers
@@ -67,6 +68,7 @@ class ComputeManager(ColdMigrationMixin, LiveMigrationMixin):
         self.records = InstanceRecords(runtime, host)
         self.locks = KeyedLock(runtime.clock)
         self.image_api = ImageAPI(runtime.bus)
+        self.image_cache = ImageCache(self.image_api)
         self.network_api = NetworkAPI(runtime.bus)
         self.volume_api = VolumeAPI(runtime.bus)
         self.conductor_api = ConductorAPI(runtime.bus)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from testbed.compute.states import power_state
+from testbed.context import RequestContext
+from testbed.image.registry import ImageRegistry
 
-from .minicloud import MiniCloud
+from .minicloud import IMAGE_ID, MiniCloud
 
 
 def test_a_build_ends_active_and_running_with_its_timeline(cloud: MiniCloud) -> None:
@@ -90,3 +92,22 @@ def test_a_multi_instance_request_fails_as_a_whole(cloud: MiniCloud) -> None:
     uuids = cloud.boot(10, flavor=flavor)  # 9 would fit
     assert {cloud.instance(u).vm_state for u in uuids} == {"error"}
     assert all(cloud.allocations(u) == [] for u in uuids)
+
+
+def test_a_host_fetches_an_image_once_and_keeps_it_as_nova_keeps_base_images(
+    cloud: MiniCloud,
+) -> None:
+    [first] = cloud.boot(force_hosts=["h1"])
+    [second] = cloud.boot(force_hosts=["h1"])
+    fetches = [
+        e
+        for e in cloud.runtime.tracer.since(0)
+        if e["kind"] == "rpc.call" and e["source"] == "compute:h1" and e["name"] == "get_image"
+    ]
+    assert len(fetches) == 1
+    ImageRegistry(cloud.runtime).delete(RequestContext.admin(), IMAGE_ID)
+    [cached] = cloud.boot(force_hosts=["h1"])  # the base file is still on h1
+    [fetched] = cloud.boot(force_hosts=["h2"])  # h2 must fetch it: gone
+    states = {u: cloud.instance(u).vm_state for u in (first, second, cached, fetched)}
+    assert states == {first: "active", second: "active", cached: "active", fetched: "error"}
+    assert f"No image found with ID {IMAGE_ID}" in cloud.faults(fetched)[0][1]
