@@ -23,6 +23,7 @@ from typing import Any
 
 from testbed.compute.actions import ERROR, SUCCESS, fault_message
 from testbed.compute.migrate_base import MoveHandlerBase, quietly
+from testbed.compute.migrate_records import instance_bdms, read_instance, record_events
 from testbed.compute.migrate_rpcapi import MigrationComputeAPI
 from testbed.compute.records import Event, fault_from
 from testbed.context import RequestContext
@@ -59,10 +60,7 @@ class LiveMigrationMixin(MoveHandlerBase):
     ) -> dict[str, Any]:
         """Destination pre-check, then the source's; returns the migrate data."""
         event = "compute_check_can_live_migrate_destination"
-        inst = self.records.load(instance_uuid)
-        if inst is None:
-            raise LiveMigrationAborted(reason=f"instance {instance_uuid} is gone")
-        self.records.record_event(ctx, instance_uuid, Event(event))
+        inst = self._start(ctx, instance_uuid, event)
         dest_check: dict[str, Any] = {}
         try:
             dest_check = self.driver.check_can_live_migrate_destination(
@@ -88,19 +86,32 @@ class LiveMigrationMixin(MoveHandlerBase):
     ) -> dict[str, Any]:
         """Source pre-check: which kind of migration, and whether it can work."""
         event = "compute_check_can_live_migrate_source"
-        inst = self.records.load(instance_uuid)
-        if inst is None:
-            raise LiveMigrationAborted(reason=f"instance {instance_uuid} is gone")
-        self.records.record_event(ctx, instance_uuid, Event(event))
+        inst = self._start(ctx, instance_uuid, event, with_bdms=True)
         try:
             data = self.driver.check_can_live_migrate_source(
-                inst, dest_check_data, self._move_bdi(inst)
+                inst, dest_check_data, self._move_bdi(inst, inst.pop("block_device_mappings"))
             )
         except Exception as exc:
             self.records.record_event(ctx, instance_uuid, Event(event, ERROR, fault_message(exc)))
             raise
         self.records.record_event(ctx, instance_uuid, Event(event, SUCCESS))
         return data
+
+    def _start(
+        self, ctx: RequestContext, instance_uuid: str, event: str, *, with_bdms: bool = False
+    ) -> dict[str, Any]:
+        """The instance, read in the transaction that opens ``event`` (with its block
+        device mappings as ``block_device_mappings`` when ``with_bdms``)."""
+        with self.runtime.store.session() as s:
+            inst = read_instance(s, instance_uuid)
+            if inst is None:
+                raise LiveMigrationAborted(reason=f"instance {instance_uuid} is gone")
+            record_events(
+                s, ctx, instance_uuid, (Event(event),), now=self.runtime.clock.now(), host=self.host
+            )
+            if with_bdms:
+                inst["block_device_mappings"] = instance_bdms(s, instance_uuid)
+        return inst
 
     # -- the move (source) -------------------------------------------------------------------
     def live_migration(
@@ -120,15 +131,19 @@ class LiveMigrationMixin(MoveHandlerBase):
             )
             if inst is None:
                 return
-            if self.migrations.update(migration_uuid, status="queued") is None:
+            if not self.migrations.set_status(
+                migration_uuid, "queued", instance_uuid=instance_uuid
+            ):
                 return
             try:
-                self._move(ctx, rpc, inst, migration_uuid, dest, migrate_data)
+                migration = self._move(ctx, rpc, inst, migration_uuid, dest, migrate_data)
             except _Rollback as exc:
                 LOG.info("live migration of %s to %s rolled back: %s", instance_uuid, dest, exc)
-                self._roll_back(ctx, rpc, inst, task_id, migration_uuid, dest, exc)
+                self._roll_back(ctx, rpc, inst, task_id, migration_uuid, dest, migrate_data, exc)
                 return
-            self._finish(ctx, rpc, inst, task_id, migration_uuid, dest, migrate_data)
+            self._finish(
+                ctx, rpc, inst, task_id, migration_uuid, dest, migration["dest_node"], migrate_data
+            )
 
     def _move(
         self,
@@ -138,11 +153,13 @@ class LiveMigrationMixin(MoveHandlerBase):
         migration_uuid: str,
         dest: str,
         migrate_data: dict[str, Any],
-    ) -> None:
+    ) -> dict[str, Any]:
+        """Prepare the destination and move the guest; ``migrate_data`` becomes what the
+        destination prepared (kept on the migration, and what a rollback undoes).
+        Returns the migration."""
         uuid = inst["uuid"]
-        if (
-            self.migrations.update(migration_uuid, status="preparing", expect_status=("queued",))
-            is None
+        if not self.migrations.set_status(
+            migration_uuid, "preparing", instance_uuid=uuid, expect_status=("queued",)
         ):
             raise _Rollback(LiveMigrationAborted(reason="aborted by request"), aborted=True)
         try:
@@ -152,7 +169,10 @@ class LiveMigrationMixin(MoveHandlerBase):
         migrate_data.clear()
         migrate_data.update(prepared)
         running = self.migrations.update(
-            migration_uuid, status="running", expect_status=("preparing",)
+            migration_uuid,
+            status="running",
+            expect_status=("preparing",),
+            details={"migrate_data": prepared},
         )
         if running is None:
             raise _Rollback(LiveMigrationAborted(reason="aborted by request"), aborted=True)
@@ -167,6 +187,7 @@ class LiveMigrationMixin(MoveHandlerBase):
             raise _Rollback(exc, aborted=True) from exc
         except Exception as exc:
             raise _Rollback(exc) from exc
+        return running
 
     def _finish(
         self,
@@ -176,24 +197,31 @@ class LiveMigrationMixin(MoveHandlerBase):
         task_id: str,
         migration_uuid: str,
         dest: str,
+        dest_node: str | None,
         migrate_data: dict[str, Any],
     ) -> None:
         uuid = inst["uuid"]
         try:
-            rpc.post_live_migration_at_destination(
-                ctx, dest, uuid, task_id, migration_uuid, migrate_data
+            done = rpc.post_live_migration_at_destination(
+                ctx, dest, uuid, task_id, migration_uuid, dest_node, migrate_data
             )
         except Exception as exc:
             LOG.warning("post live migration of %s at %s failed: %s", uuid, dest, exc)
             rollback = _Rollback(exc, moved=True)
-            self._roll_back(ctx, rpc, inst, task_id, migration_uuid, dest, rollback)
+            self._roll_back(ctx, rpc, inst, task_id, migration_uuid, dest, migrate_data, rollback)
             return
         quietly(
             "clean up the source",
             lambda: self.driver.cleanup_live_migration_source(inst, migrate_data),
         )
-        self.migrations.update(migration_uuid, status="completed", release=True)
-        self.records.record_event(ctx, uuid, Event(EVENT, SUCCESS))
+        self.migrations.update(
+            migration_uuid,
+            status="completed",
+            release=True,
+            details=done or None,
+            ctx=ctx,
+            events=(Event(EVENT, SUCCESS),),
+        )
 
     def _roll_back(
         self,
@@ -203,11 +231,12 @@ class LiveMigrationMixin(MoveHandlerBase):
         task_id: str,
         migration_uuid: str,
         dest: str,
+        migrate_data: dict[str, Any],
         why: _Rollback,
     ) -> None:
-        """The guest stays on (or comes back to) this host; nothing is left half-moved."""
+        """The guest stays on (or comes back to) this host; nothing is left half-moved.
+        ``migrate_data``: what the destination prepared (disks, attachments), if it did."""
         uuid = inst["uuid"]
-        migrate_data = self._prepared_data(migration_uuid)
         if why.moved:
             quietly(
                 "migrate the guest back", lambda: self.driver.migrate_back(inst, dest, migrate_data)
@@ -228,10 +257,6 @@ class LiveMigrationMixin(MoveHandlerBase):
             faults=() if why.aborted else (fault_from(why.cause),),
         )
 
-    def _prepared_data(self, migration_uuid: str) -> dict[str, Any]:
-        migration = self.migrations.load(migration_uuid) or {}
-        return dict((migration.get("details") or {}).get("migrate_data") or {})
-
     # -- destination ---------------------------------------------------------------------------
     def pre_live_migration(
         self, ctx: RequestContext, instance_uuid: str, migrate_data: dict[str, Any]
@@ -239,30 +264,21 @@ class LiveMigrationMixin(MoveHandlerBase):
         """Attachments for this host, disks for a block migration; returns the data the
         rest of the move (and its rollback) needs."""
         event = "compute_pre_live_migration"
-        inst = self.records.load(instance_uuid)
-        if inst is None:
-            raise LiveMigrationAborted(reason=f"instance {instance_uuid} is gone")
-        self.records.record_event(ctx, instance_uuid, Event(event))
+        inst = self._start(ctx, instance_uuid, event, with_bdms=True)
+        bdms = inst.pop("block_device_mappings")
         created: dict[str, dict[str, Any]] = {}
         try:
-            created = self._new_attachments(ctx, inst)
+            created = self._new_attachments(ctx, inst, bdms)
             data = {**migrate_data, "new_attachments": created}
             data = self.driver.pre_live_migration(
-                inst, self._bdi_with(inst, created), inst["network_info"], data
+                inst, self._bdi_with(inst, created, bdms), inst["network_info"], data
             )
         except Exception as exc:
             self._drop_attachments(ctx, created)
             self.records.record_event(ctx, instance_uuid, Event(event, ERROR, fault_message(exc)))
             raise
-        self._remember(instance_uuid, data)
         self.records.record_event(ctx, instance_uuid, Event(event, SUCCESS))
         return data
-
-    def _remember(self, instance_uuid: str, data: dict[str, Any]) -> None:
-        """Keep the prepared migrate data on the open migration (for a rollback)."""
-        migration = self.migrations.open_for(instance_uuid, ("queued", "preparing"))
-        if migration is not None:
-            self.migrations.update(migration["uuid"], details={"migrate_data": data})
 
     def post_live_migration_at_destination(
         self,
@@ -270,26 +286,24 @@ class LiveMigrationMixin(MoveHandlerBase):
         instance_uuid: str,
         task_id: str,
         migration_uuid: str,
+        dest_node: str | None,
         migrate_data: dict[str, Any],
-    ) -> None:
-        """The guest runs here now: ports, volumes, and the instance's host."""
+    ) -> dict[str, Any]:
+        """The guest runs here now: ports, volumes, and the instance's host (and node,
+        ``dest_node``).  Returns what the source records on the migration when it
+        completes it: the downtime (``downtime_ms``) the hypervisor reports here, if it
+        does."""
         event = "compute_post_live_migration_at_destination"
-        inst = self.records.load(instance_uuid)
-        migration = self.migrations.load(migration_uuid)
-        if inst is None or migration is None or inst["task_id"] != task_id:
+        inst = self.records.transition(ctx, instance_uuid, task_id=task_id, events=(Event(event),))
+        if inst is None:
             raise LiveMigrationAborted(reason=f"instance {instance_uuid} changed meanwhile")
-        self.records.record_event(ctx, instance_uuid, Event(event))
         here = {**inst, "host": self.host}
         completed = self.driver.post_live_migration_at_destination(here, migrate_data)
-        if "downtime" in completed:
-            self.migrations.update(
-                migration_uuid, details={"downtime_ms": int(completed["downtime"])}
-            )
         self.network_api.bind_ports_to_host(ctx, instance_uuid, self.host)
         self._switch_attachments(ctx, migrate_data.get("new_attachments") or {})
         values: dict[str, Any] = {
             "host": self.host,
-            "node": migration["dest_node"],
+            "node": dest_node,
             "task_state": None,
             "task_id": None,
             "power_state": self._power(here),
@@ -299,6 +313,7 @@ class LiveMigrationMixin(MoveHandlerBase):
         self.records.transition(
             ctx, instance_uuid, task_id=task_id, values=values, events=(Event(event, SUCCESS),)
         )
+        return {"downtime_ms": int(completed["downtime"])} if "downtime" in completed else {}
 
     def rollback_live_migration_at_destination(
         self, ctx: RequestContext, instance_uuid: str, migrate_data: dict[str, Any]

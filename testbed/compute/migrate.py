@@ -175,22 +175,24 @@ class ColdMigrationMixin(MoveHandlerBase):
                 task_id=task_id,
                 values={"task_state": task_states.RESIZE_FINISH},
                 events=(Event(event),),
+                with_bdms=True,
             )
             migration = self.migrations.load(migration_uuid)
             if inst is None or migration is None:
                 return
+            bdms = inst.pop("block_device_mappings")
             _, new_flavor = self.migrations.flavors(instance_uuid)
             moved = {**inst, "flavor": new_flavor, "host": self.host}
             disk_info = (migration.get("details") or {}).get("disk_info") or {}
             created: dict[str, dict[str, Any]] = {}
             try:
                 self.network_api.bind_ports_to_host(ctx, instance_uuid, self.host)
-                created = self._new_attachments(ctx, moved)
+                created = self._new_attachments(ctx, moved, bdms)
                 self.driver.finish_migration(
                     moved,
                     disk_info,
                     inst["network_info"],
-                    self._bdi_with(moved, created),
+                    self._bdi_with(moved, created, bdms),
                     power_on=_old_vm_state(migration) != states.STOPPED,
                 )
                 self._switch_attachments(ctx, created)
@@ -328,22 +330,23 @@ class ColdMigrationMixin(MoveHandlerBase):
         event = "compute_finish_revert_resize"
         with self.locks.hold(instance_uuid):
             inst = self.records.transition(
-                ctx, instance_uuid, task_id=task_id, events=(Event(event),)
+                ctx, instance_uuid, task_id=task_id, events=(Event(event),), with_bdms=True
             )
             migration = self.migrations.load(migration_uuid)
             if inst is None or migration is None:
                 return
+            bdms = inst.pop("block_device_mappings")
             old_flavor, _ = self.migrations.flavors(instance_uuid)
             back = {**inst, "flavor": old_flavor or inst["flavor"], "host": self.host}
             old_vm_state = _old_vm_state(migration)
             created: dict[str, dict[str, Any]] = {}
             try:
                 self.network_api.bind_ports_to_host(ctx, instance_uuid, self.host)
-                created = self._new_attachments(ctx, back)
+                created = self._new_attachments(ctx, back, bdms)
                 self.driver.finish_revert_migration(
                     back,
                     inst["network_info"],
-                    self._bdi_with(back, created),
+                    self._bdi_with(back, created, bdms),
                     power_on=old_vm_state != states.STOPPED,
                 )
                 self._switch_attachments(ctx, created)

@@ -54,7 +54,7 @@ class MoveHandlerBase:
     @property
     def migrations(self) -> MigrationRecords:
         """Migration rows."""
-        return MigrationRecords(self.runtime)
+        return MigrationRecords(self.runtime, self.host)
 
     def _move_bdi(self, inst: Instance, bdms: list[dict[str, Any]] | None = None) -> dict[str, Any]:
         if bdms is None:
@@ -77,12 +77,17 @@ class MoveHandlerBase:
         return {"host": self.host, "platform": "x86_64", "os_type": "linux"}
 
     # -- volumes ------------------------------------------------------------------------------
-    def _new_attachments(self, ctx: RequestContext, inst: Instance) -> dict[str, dict[str, Any]]:
+    def _new_attachments(
+        self, ctx: RequestContext, inst: Instance, bdms: list[dict[str, Any]] | None = None
+    ) -> dict[str, dict[str, Any]]:
         """A new attachment per volume for this host, connected: ``{bdm id: {attachment_id,
-        connection_info, old_attachment_id}}`` (the old ones stay until the move is final)."""
+        connection_info, old_attachment_id}}`` (the old ones stay until the move is final).
+        ``bdms``: the instance's block device mappings, if the caller has them."""
+        if bdms is None:
+            bdms = self.records.block_device_mappings(inst["uuid"])
         created: dict[str, dict[str, Any]] = {}
         try:
-            for bdm in self.records.block_device_mappings(inst["uuid"]):
+            for bdm in bdms:
                 if bdm["destination_type"] != "volume" or not bdm["volume_id"]:
                     continue
                 new = self.volume_api.attachment_create(ctx, bdm["volume_id"], inst["uuid"])["id"]
@@ -120,12 +125,20 @@ class MoveHandlerBase:
             lambda: self.volume_api.attachment_delete(ctx, attachment_id),
         )
 
-    def _bdi_with(self, inst: Instance, created: dict[str, dict[str, Any]]) -> dict[str, Any]:
-        """``block_device_info`` using the new attachments' connection_info."""
-        bdms = [
+    def _bdi_with(
+        self,
+        inst: Instance,
+        created: dict[str, dict[str, Any]],
+        bdms: list[dict[str, Any]] | None = None,
+    ) -> dict[str, Any]:
+        """``block_device_info`` using the new attachments' connection_info (``bdms`` as
+        in :meth:`_new_attachments`)."""
+        if bdms is None:
+            bdms = self.records.block_device_mappings(inst["uuid"])
+        with_new = [
             {**b, "connection_info": created[str(b["id"])].get("connection_info")}
             if str(b["id"]) in created
             else b
-            for b in self.records.block_device_mappings(inst["uuid"])
+            for b in bdms
         ]
-        return block_device_info(inst, bdms)
+        return block_device_info(inst, with_new)

@@ -14,19 +14,31 @@ handed to the migration (the migration uuid becomes its consumer) and the schedu
 claims the destination for the instance.  Confirm (or a completed live migration) drops
 the migration's; revert (or a rollback) drops the instance's on the destination and gives
 the source's back to the instance.
+
+Every step of every move reads or writes its migration row (a live migration also writes
+its progress counters while it runs), so the row is read and written with Core statements
+built once (an ORM load and flush, or a statement built per call, cost several times
+more); the writes are traced as the flush would trace them.  A step's action events can
+be recorded in the same transaction (``events``).
 """
 
 from __future__ import annotations
 
-from typing import Any
+import functools
+from collections.abc import Mapping
+from typing import Any, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import Table, Update, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
-from testbed.compute.models import Allocation, ComputeNode, Instance, Migration
-from testbed.context import current_context, current_service
+from testbed.compute import actions
+from testbed.compute.models import Allocation, BlockDeviceMapping, ComputeNode, Instance, Migration
+from testbed.compute.records import Event, instance_payload
+from testbed.context import RequestContext, current_context, current_service
 from testbed.scheduler import claims
 from testbed.service import Runtime
+from testbed.store.base import new_uuid
+from testbed.store.db import Store
 from testbed.trace import Tracer
 
 __all__ = [
@@ -34,8 +46,11 @@ __all__ = [
     "MigrationRecords",
     "give_back_allocations",
     "hand_over_allocations",
+    "insert_migration",
+    "instance_bdms",
     "migration_payload",
-    "node_of",
+    "read_instance",
+    "record_events",
 ]
 
 #: The progress counters of a live migration (bytes), as servers/{id}/migrations shows.
@@ -63,11 +78,49 @@ _FIELDS = (
     "new_flavor_id",
 )
 
+_MIGRATIONS = cast(Table, Migration.__table__)
+_M = _MIGRATIONS.c
+_ALLOC = cast(Table, Allocation.__table__).c
+_NODE = cast(Table, ComputeNode.__table__).c
 
-def migration_payload(m: Migration) -> dict[str, Any]:
-    """A migration as the services pass it around (JSON-safe)."""
-    data = {name: getattr(m, name) for name in _FIELDS}
-    data["details"] = dict(m.details or {})
+# Built once: SQLAlchemy then reuses the compiled statements.
+_ROW = select(_MIGRATIONS).where(_M.uuid == bindparam("uuid"))
+_ROW_FOR_UPDATE = _ROW.with_for_update()
+_SET_STATUS = (
+    update(_MIGRATIONS)
+    .where(_M.uuid == bindparam("row_uuid"))
+    .values(status=bindparam("new_status"), updated_at=bindparam("now"))
+)
+_ADVANCE = _SET_STATUS.where(_M.status.in_(bindparam("expect_status", expanding=True)))
+_INSERT = insert(_MIGRATIONS)
+_INSTANCE = cast(Table, Instance.__table__).c
+_FLAVORS = select(_INSTANCE.old_flavor, _INSTANCE.new_flavor).where(
+    _INSTANCE.uuid == bindparam("uuid")
+)
+# the instance's columns (and its block device mappings') by attribute name
+_INSTANCE_ROW = select(
+    *(prop.columns[0].label(prop.key) for prop in Instance.__mapper__.column_attrs)
+).where(_INSTANCE.uuid == bindparam("uuid"))
+_BDM = cast(Table, BlockDeviceMapping.__table__).c
+_BDM_ROWS = (
+    select(
+        *(prop.columns[0].label(prop.key) for prop in BlockDeviceMapping.__mapper__.column_attrs)
+    )
+    .where(_BDM.instance_uuid == bindparam("uuid"))
+    .order_by(_BDM.id)
+)
+_HOST_IP = select(_NODE.host_ip).where(_NODE.host == bindparam("host")).limit(1)
+_MOVE_ALLOCATIONS = (
+    update(cast(Table, Allocation.__table__))
+    .where(_ALLOC.consumer_uuid == bindparam("from_consumer"))
+    .values(consumer_uuid=bindparam("to_consumer"))
+)
+
+
+def migration_payload(row: Mapping[str, Any]) -> dict[str, Any]:
+    """A migration as the services pass it around (JSON-safe), from its column values."""
+    data = {name: row[name] for name in _FIELDS}
+    data["details"] = dict(row["details"] or {})
     return data
 
 
@@ -85,18 +138,20 @@ def _trace(tracer: Tracer | None, consumer: str, verb: str, detail: dict[str, An
     )
 
 
+def _move_allocations(session: Session, from_consumer: str, to_consumer: str) -> int:
+    result = session.connection().execute(
+        _MOVE_ALLOCATIONS, {"from_consumer": from_consumer, "to_consumer": to_consumer}
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
 def hand_over_allocations(
     session: Session, instance_uuid: str, migration_uuid: str, *, tracer: Tracer | None = None
 ) -> int:
     """The instance's allocations become the migration's (usage does not change)."""
-    result = session.execute(
-        update(Allocation)
-        .where(Allocation.consumer_uuid == instance_uuid)
-        .values(consumer_uuid=migration_uuid)
-        .execution_options(synchronize_session=False)
-    )
+    moved = _move_allocations(session, instance_uuid, migration_uuid)
     _trace(tracer, instance_uuid, "hand to migration", {"migration": migration_uuid})
-    return int(getattr(result, "rowcount", 0) or 0)
+    return moved
 
 
 def give_back_allocations(
@@ -112,31 +167,103 @@ def give_back_allocations(
     if dest_host is not None:
         claims.release(session, instance_uuid, host=dest_host, tracer=tracer)
     session.flush()
-    session.execute(
-        update(Allocation)
-        .where(Allocation.consumer_uuid == migration_uuid)
-        .values(consumer_uuid=instance_uuid)
-        .execution_options(synchronize_session=False)
-    )
+    _move_allocations(session, migration_uuid, instance_uuid)
     _trace(tracer, instance_uuid, "take back from migration", {"migration": migration_uuid})
 
 
-def node_of(session: Session, host: str) -> ComputeNode | None:
-    """The compute node of ``host``."""
-    return session.scalars(select(ComputeNode).where(ComputeNode.host == host)).first()
+def read_instance(session: Session, uuid: str) -> dict[str, Any] | None:
+    """The instance (deleted ones too) as :meth:`InstanceRecords.load
+    <testbed.compute.records.InstanceRecords.load>` gives it, read in this transaction."""
+    found = session.connection().execute(_INSTANCE_ROW, {"uuid": uuid}).mappings().first()
+    return instance_payload(dict(found)) if found is not None else None
+
+
+def instance_bdms(session: Session, uuid: str) -> list[dict[str, Any]]:
+    """The instance's block device mappings as :meth:`InstanceRecords.block_device_mappings
+    <testbed.compute.records.InstanceRecords.block_device_mappings>` gives them (boot disk
+    first), read in this transaction."""
+    rows = session.connection().execute(_BDM_ROWS, {"uuid": uuid}).mappings()
+    bdms = [dict(row) for row in rows]
+    return sorted(bdms, key=lambda b: (b["boot_index"] is None or b["boot_index"] < 0,))
+
+
+def insert_migration(session: Session, now: float, **values: Any) -> tuple[int, str]:
+    """Add a migration row (``values`` by column name); returns its (id, uuid)."""
+    row = {"uuid": new_uuid(), "details": {}, "created_at": now, **values}
+    result = session.connection().execute(_INSERT, row)
+    Store.of(session).trace_write("INSERT", "migrations", instance_uuid=row.get("instance_uuid"))
+    key = result.inserted_primary_key
+    return int(key[0]) if key is not None else 0, str(row["uuid"])
+
+
+def record_events(
+    session: Session,
+    ctx: RequestContext,
+    instance_uuid: str,
+    events: tuple[Event, ...],
+    *,
+    now: float,
+    host: str | None,
+) -> None:
+    """Record action events of the request's action on the instance in this transaction
+    (as :meth:`~testbed.compute.records.InstanceRecords.record_event` does in its own)."""
+    for event in events:
+        if event.result is None:
+            actions.start_event(
+                session, instance_uuid, ctx.request_id, event.name, now=now, host=host
+            )
+        else:
+            actions.finish_event(
+                session,
+                instance_uuid,
+                ctx.request_id,
+                event.name,
+                now=now,
+                result=event.result,
+                host=host,
+                details=event.details,
+            )
+
+
+@functools.cache
+def _update_statement(names: frozenset[str]) -> Update:
+    """``UPDATE migrations SET <names> WHERE uuid = :row_uuid``, built (and compiled) once per
+    set of columns."""
+    return (
+        update(_MIGRATIONS)
+        .where(_M.uuid == bindparam("row_uuid"))
+        .values({_M[name]: bindparam(f"set__{name}") for name in sorted(names)})
+    )
+
+
+def _write(session: Session, row: dict[str, Any], changes: dict[str, Any], now: float) -> None:
+    """Write the columns ``changes`` really changes (none: no statement, as a flush would
+    skip an unmodified row), with ``updated_at``; bring ``row`` up to date; traced like a
+    flush."""
+    changed = {name: value for name, value in changes.items() if row[name] != value}
+    if not changed:
+        return
+    changed["updated_at"] = now
+    params = {f"set__{name}": value for name, value in changed.items()}
+    params["row_uuid"] = row["uuid"]
+    session.connection().execute(_update_statement(frozenset(changed)), params)
+    row.update(changed)
+    Store.of(session).trace_write("UPDATE", "migrations", instance_uuid=row["instance_uuid"])
 
 
 class MigrationRecords:
-    """Reads and writes of migration rows (each a short transaction)."""
+    """Reads and writes of migration rows (each a short transaction).  ``host``: the
+    service on whose behalf action events are recorded."""
 
-    def __init__(self, runtime: Runtime) -> None:
+    def __init__(self, runtime: Runtime, host: str | None = None) -> None:
         self.runtime = runtime
+        self.host = host
 
     def load(self, migration_uuid: str) -> dict[str, Any] | None:
         """The migration, or None."""
         with self.runtime.store.session() as s:
-            m = s.scalars(select(Migration).where(Migration.uuid == migration_uuid)).first()
-            return migration_payload(m) if m is not None else None
+            found = s.connection().execute(_ROW, {"uuid": migration_uuid}).mappings().first()
+            return migration_payload(dict(found)) if found is not None else None
 
     def update(
         self,
@@ -146,58 +273,119 @@ class MigrationRecords:
         details: dict[str, Any] | None = None,
         release: bool = False,
         give_back: tuple[str, str | None] | None = None,
+        ctx: RequestContext | None = None,
+        events: tuple[Event, ...] = (),
         **values: Any,
     ) -> dict[str, Any] | None:
         """Change a migration; None (nothing changed) when its status is not one of
         ``expect_status``.  ``details`` are merged into its details; ``release`` drops
         the allocations the migration holds; ``give_back`` = (instance uuid, dest host)
-        undoes the move's allocations (see :func:`give_back_allocations`)."""
+        undoes the move's allocations (see :func:`give_back_allocations`); ``events``
+        are recorded on its instance's action of ``ctx``'s request, in the same
+        transaction."""
         tracer = self.runtime.tracer
+        now = self.runtime.clock.now()
         with self.runtime.store.session() as s:
-            m = s.scalars(
-                select(Migration).where(Migration.uuid == migration_uuid).with_for_update()
-            ).first()
-            if m is None or (expect_status is not None and m.status not in expect_status):
+            found = (
+                s.connection().execute(_ROW_FOR_UPDATE, {"uuid": migration_uuid}).mappings().first()
+            )
+            if found is None or (
+                expect_status is not None and found["status"] not in expect_status
+            ):
                 return None
-            for name, value in values.items():
-                setattr(m, name, value)
+            row = dict(found)
             if details:
-                m.details = {**(m.details or {}), **details}
+                values["details"] = {**(row["details"] or {}), **details}
+            _write(s, row, values, now)
             if release:
                 claims.release(s, migration_uuid, tracer=tracer)
             if give_back is not None:
                 give_back_allocations(
                     s, give_back[0], migration_uuid, dest_host=give_back[1], tracer=tracer
                 )
-            return migration_payload(m)
+            self._record(s, ctx, row["instance_uuid"], events, now)
+            return migration_payload(row)
+
+    def set_status(
+        self,
+        migration_uuid: str,
+        status: str,
+        *,
+        instance_uuid: str,
+        expect_status: tuple[str, ...] | None = None,
+    ) -> bool:
+        """Move a migration of ``instance_uuid`` to ``status`` (if its status is one of
+        ``expect_status``) with one conditional UPDATE; whether it moved.  For the steps
+        that change nothing but the status (:meth:`update` reads the row first)."""
+        params: dict[str, Any] = {
+            "row_uuid": migration_uuid,
+            "new_status": status,
+            "now": self.runtime.clock.now(),
+        }
+        statement = _SET_STATUS
+        if expect_status is not None:
+            statement, params["expect_status"] = _ADVANCE, list(expect_status)
+        with self.runtime.store.session() as s:
+            result = s.connection().execute(statement, params)
+            moved = int(getattr(result, "rowcount", 0) or 0) > 0
+            if moved:
+                Store.of(s).trace_write("UPDATE", "migrations", instance_uuid=instance_uuid)
+            return moved
+
+    def set_destination(
+        self,
+        migration_uuid: str,
+        host: str,
+        node: str,
+        *,
+        ctx: RequestContext | None = None,
+        events: tuple[Event, ...] = (),
+    ) -> dict[str, Any] | None:
+        """The destination the scheduler picked: ``dest_compute``, ``dest_node`` and
+        ``dest_host`` (the node's ``host_ip``, else the host name); ``events`` as in
+        :meth:`update`."""
+        now = self.runtime.clock.now()
+        with self.runtime.store.session() as s:
+            connection = s.connection()
+            found = connection.execute(_ROW_FOR_UPDATE, {"uuid": migration_uuid}).mappings().first()
+            if found is None:
+                return None
+            row = dict(found)
+            host_ip = connection.execute(_HOST_IP, {"host": host}).scalar()
+            _write(
+                s, row, {"dest_compute": host, "dest_node": node, "dest_host": host_ip or host}, now
+            )
+            self._record(s, ctx, row["instance_uuid"], events, now)
+            return migration_payload(row)
+
+    def _record(
+        self,
+        session: Session,
+        ctx: RequestContext | None,
+        instance_uuid: str,
+        events: tuple[Event, ...],
+        now: float,
+    ) -> None:
+        if not events:
+            return
+        if ctx is None:
+            raise ValueError("action events need the request's context")
+        record_events(session, ctx, instance_uuid, events, now=now, host=self.host)
 
     def progress(self, migration_uuid: str, counters: dict[str, int]) -> None:
         """Record a running live migration's byte counters."""
         values = {k: int(v) for k, v in counters.items() if k in PROGRESS_FIELDS}
         if not values:
             return
+        params: dict[str, Any] = {f"set__{name}": value for name, value in values.items()}
+        params["row_uuid"] = migration_uuid
         with self.runtime.store.session() as s:
-            s.execute(
-                update(Migration)
-                .where(Migration.uuid == migration_uuid)
-                .values(**values)
-                .execution_options(synchronize_session=False)
-            )
+            s.connection().execute(_update_statement(frozenset(values)), params)
 
     def flavors(self, instance_uuid: str) -> tuple[dict[str, Any], dict[str, Any]]:
         """The instance's (old_flavor, new_flavor) during a resize (empty dicts if unset)."""
         with self.runtime.store.session() as s:
-            inst = s.get(Instance, instance_uuid)
-            if inst is None:
+            found = s.connection().execute(_FLAVORS, {"uuid": instance_uuid}).first()
+            if found is None:
                 return {}, {}
-            return dict(inst.old_flavor or {}), dict(inst.new_flavor or {})
-
-    def open_for(self, instance_uuid: str, statuses: tuple[str, ...]) -> dict[str, Any] | None:
-        """The instance's latest migration in one of ``statuses``."""
-        with self.runtime.store.session() as s:
-            m = s.scalars(
-                select(Migration)
-                .where(Migration.instance_uuid == instance_uuid, Migration.status.in_(statuses))
-                .order_by(Migration.id.desc())
-            ).first()
-            return migration_payload(m) if m is not None else None
+            return dict(found.old_flavor or {}), dict(found.new_flavor or {})

@@ -195,18 +195,23 @@ class MigrationComputeAPI(RpcClient):
         instance_uuid: str,
         task_id: str,
         migration_uuid: str,
+        dest_node: str | None,
         migrate_data: dict[str, Any],
-    ) -> None:
-        """Destination, after the switchover: ports, volumes and the instance's host."""
-        self._host_call(
+    ) -> dict[str, Any]:
+        """Destination, after the switchover: ports, volumes and the instance's host and
+        node (``dest_node``, the migration's); returns what the source records on the
+        migration (``downtime_ms``)."""
+        result: dict[str, Any] = self._host_call(
             ctx,
             host,
             "post_live_migration_at_destination",
             instance_uuid=instance_uuid,
             task_id=task_id,
             migration_uuid=migration_uuid,
+            dest_node=dest_node,
             migrate_data=migrate_data,
         )
+        return result
 
     def rollback_live_migration_at_destination(
         self, ctx: RequestContext, host: str, instance_uuid: str, migrate_data: dict[str, Any]

@@ -16,19 +16,23 @@ None and a fault, and the ``conductor_*`` event of the action failed.
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, bindparam, select
+from sqlalchemy.orm import Session
 
 from testbed.compute.actions import ERROR, SUCCESS, fault_message
 from testbed.compute.api_hosts import COMPUTE_BINARY, service_is_up
 from testbed.compute.migrate_records import (
     MigrationRecords,
     hand_over_allocations,
-    node_of,
+    insert_migration,
+    read_instance,
+    record_events,
 )
 from testbed.compute.migrate_rpcapi import MigrationComputeAPI
-from testbed.compute.models import BlockDeviceMapping, Migration, Service
+from testbed.compute.models import BlockDeviceMapping, ComputeNode, Service
 from testbed.compute.records import Event, Fault, InstanceRecords
 from testbed.context import RequestContext
 from testbed.exceptions import BadRequest, CloudError, NoValidHost
@@ -50,6 +54,39 @@ class _MoveFailed(Exception):
     """The move cannot go on: the message is the instance fault's."""
 
 
+@dataclass(frozen=True)
+class _Move:
+    """A move just recorded, and what the conductor read about it in the same transaction."""
+
+    #: the instance (as :meth:`InstanceRecords.load` gives it)
+    inst: dict[str, Any]
+    migration_uuid: str
+    is_bfv: bool
+    #: why the source or the requested destination cannot take part (None: both can)
+    refusal: str | None
+    #: the source's CPU (live migration)
+    src_cpu_info: dict[str, Any]
+
+
+_BDM = cast(Table, BlockDeviceMapping.__table__).c
+_NODE = cast(Table, ComputeNode.__table__).c
+_BOOTS_FROM_VOLUME = (
+    select(_BDM.id)
+    .where(
+        _BDM.instance_uuid == bindparam("uuid"),
+        _BDM.boot_index == 0,
+        _BDM.destination_type == "volume",
+    )
+    .limit(1)
+)
+_SERVICE_ROW = (
+    select(Service)
+    .where(Service.host == bindparam("host"), Service.binary == COMPUTE_BINARY)
+    .limit(1)
+)
+_CPU_INFO = select(_NODE.cpu_info).where(_NODE.host == bindparam("host")).limit(1)
+
+
 class ConductorMigrationMixin:
     """The conductor's RPC methods for moves (mixed into its endpoint)."""
 
@@ -68,32 +105,38 @@ class ConductorMigrationMixin:
         migration_type: str,
     ) -> None:
         """Record the migration, schedule, then cast ``prep_resize`` to the destination."""
-        inst = self.records.load(instance_uuid)
-        if inst is None or inst["deleted"] or inst["task_id"] != task_id:
-            return
-        self.records.record_event(ctx, instance_uuid, Event(COLD_EVENT))
-        migration = self._start_move(
+        move = self._start_move(
             ctx,
-            inst,
+            instance_uuid,
+            task_id,
+            event=COLD_EVENT,
             migration_type=migration_type,
             status="pre-migrating",
             new_flavor_id=str(flavor.get("id") or ""),
+            host=host,
         )
+        if move is None:
+            return
+        inst = move.inst
         same_host_ok = self.runtime.config.allow_resize_to_same_host and migration_type == "resize"
         try:
-            chosen, _ = self._schedule(ctx, inst, flavor, host, same_host_ok=same_host_ok)
+            if move.refusal is not None:
+                raise _MoveFailed(move.refusal)
+            chosen, _ = self._schedule(
+                ctx, inst, flavor, host, is_bfv=move.is_bfv, same_host_ok=same_host_ok
+            )
         except _MoveFailed as exc:
-            self._fail_move(ctx, inst, task_id, migration["uuid"], None, str(exc), COLD_EVENT)
+            self._fail_move(ctx, inst, task_id, move.migration_uuid, None, str(exc), COLD_EVENT)
             return
-        MigrationRecords(self.runtime).update(
-            migration["uuid"],
-            dest_compute=chosen["host"],
-            dest_node=chosen["node"],
-            dest_host=chosen.get("host_ip") or chosen["host"],
+        self._migrations().set_destination(
+            move.migration_uuid,
+            chosen["host"],
+            chosen["node"],
+            ctx=ctx,
+            events=(Event(COLD_EVENT, SUCCESS),),
         )
-        self.records.record_event(ctx, instance_uuid, Event(COLD_EVENT, SUCCESS))
         MigrationComputeAPI(self.runtime.bus).prep_resize(
-            ctx, chosen["host"], instance_uuid, task_id, migration["uuid"], flavor
+            ctx, chosen["host"], instance_uuid, task_id, move.migration_uuid, flavor
         )
 
     # -- live ------------------------------------------------------------------------------
@@ -107,13 +150,20 @@ class ConductorMigrationMixin:
     ) -> None:
         """Record the migration, pick and pre-check a destination, then cast
         ``live_migration`` to the source."""
-        inst = self.records.load(instance_uuid)
-        if inst is None or inst["deleted"] or inst["task_id"] != task_id:
-            return
-        self.records.record_event(ctx, instance_uuid, Event(LIVE_EVENT))
-        migration = self._start_move(
-            ctx, inst, migration_type="live-migration", status="accepted", new_flavor_id=None
+        move = self._start_move(
+            ctx,
+            instance_uuid,
+            task_id,
+            event=LIVE_EVENT,
+            migration_type="live-migration",
+            status="accepted",
+            new_flavor_id=None,
+            host=host,
+            check_source=True,
         )
+        if move is None:
+            return
+        inst = move.inst
         compute = MigrationComputeAPI(self.runtime.bus)
         dest: dict[str, Any] | None = None
         try:
@@ -121,12 +171,13 @@ class ConductorMigrationMixin:
                 raise _MoveFailed(
                     f"Unable to migrate instance ({instance_uuid}) to current host ({host})."
                 )
-            self._check_up(inst["host"])
-            chosen, alternates = self._schedule(ctx, inst, inst["flavor"], host)
-            src_cpu = self._cpu_info(inst["host"])
+            if move.refusal is not None:
+                raise _MoveFailed(move.refusal)
+            chosen, alternates = self._schedule(ctx, inst, inst["flavor"], host, is_bfv=move.is_bfv)
+            src_cpu = move.src_cpu_info
             last_error = ""
             for index, candidate in enumerate([chosen, *alternates]):
-                if index and not self._claim(candidate, inst):
+                if index and not self._claim(candidate, inst, is_bfv=move.is_bfv):
                     continue
                 try:
                     migrate_data = compute.check_can_live_migrate_destination(
@@ -152,39 +203,58 @@ class ConductorMigrationMixin:
                     message = f"Migration pre-check error: {message}"
                 raise _MoveFailed(message)
         except _MoveFailed as exc:
-            self._fail_move(ctx, inst, task_id, migration["uuid"], None, str(exc), LIVE_EVENT)
+            self._fail_move(ctx, inst, task_id, move.migration_uuid, None, str(exc), LIVE_EVENT)
             return
-        MigrationRecords(self.runtime).update(
-            migration["uuid"],
-            dest_compute=dest["host"],
-            dest_node=dest["node"],
-            dest_host=dest.get("host_ip") or dest["host"],
+        self._migrations().set_destination(
+            move.migration_uuid,
+            dest["host"],
+            dest["node"],
+            ctx=ctx,
+            events=(Event(LIVE_EVENT, SUCCESS),),
         )
-        self.records.record_event(ctx, instance_uuid, Event(LIVE_EVENT, SUCCESS))
         compute.live_migration(
             ctx,
             inst["host"],
             instance_uuid,
             task_id,
-            migration["uuid"],
+            move.migration_uuid,
             dest["host"],
             dest["migrate_data"],
         )
 
     # -- steps -----------------------------------------------------------------------------
+    def _migrations(self) -> MigrationRecords:
+        return MigrationRecords(self.runtime, self.records.host)
+
     def _start_move(
         self,
         ctx: RequestContext,
-        inst: dict[str, Any],
+        instance_uuid: str,
+        task_id: str,
         *,
+        event: str,
         migration_type: str,
         status: str,
         new_flavor_id: str | None,
-    ) -> dict[str, Any]:
-        """The migration row, holding the instance's source allocation from now on."""
-        flavor = inst["flavor"]
-        with self.runtime.store.session() as s:
-            m = Migration(
+        host: str | None,
+        check_source: bool = False,
+    ) -> _Move | None:
+        """The migration row, holding the instance's source allocation from now on, and
+        ``event`` opened, in one transaction that also reads what the move needs to know:
+        whether the instance boots from a volume, whether the source (``check_source``)
+        and the requested destination ``host`` are up, and the source's CPU.  None (and
+        nothing written) when the instance is gone or no longer in task ``task_id``."""
+        runtime = self.runtime
+        now = runtime.clock.now()
+        with runtime.store.session() as s:
+            inst = read_instance(s, instance_uuid)
+            if inst is None or inst["deleted"] or inst["task_id"] != task_id:
+                return None
+            flavor = inst["flavor"]
+            record_events(s, ctx, inst["uuid"], (Event(event),), now=now, host=self.records.host)
+            _, migration_uuid = insert_migration(
+                s,
+                now,
                 instance_uuid=inst["uuid"],
                 migration_type=migration_type,
                 status=status,
@@ -196,10 +266,29 @@ class ConductorMigrationMixin:
                 project_id=inst["project_id"],
                 details={"old_vm_state": inst["vm_state"]},
             )
-            s.add(m)
-            s.flush()
-            hand_over_allocations(s, inst["uuid"], m.uuid, tracer=self.runtime.tracer)
-            return {"uuid": m.uuid, "id": m.id}
+            hand_over_allocations(s, inst["uuid"], migration_uuid, tracer=runtime.tracer)
+            connection = s.connection()
+            is_bfv = (
+                connection.execute(_BOOTS_FROM_VOLUME, {"uuid": inst["uuid"]}).first() is not None
+            )
+            refusal = None
+            if check_source:
+                refusal = self._service_refusal(s, inst["host"], now)
+            if refusal is None and host is not None:
+                refusal = self._service_refusal(s, host, now)
+            cpu_info = None
+            if check_source:
+                cpu_info = connection.execute(_CPU_INFO, {"host": inst["host"]}).scalar()
+        return _Move(inst, migration_uuid, is_bfv, refusal, dict(cpu_info or {}))
+
+    def _service_refusal(self, session: Session, host: str, now: float) -> str | None:
+        """Why ``host``'s compute service cannot take part in a move (None: it can)."""
+        service = session.scalars(_SERVICE_ROW, {"host": host}).first()
+        if service is None:
+            return f"Compute host {host} could not be found."
+        if not service_is_up(service, now, self.runtime.config.service_down_time):
+            return f"Compute service of {host} is unavailable at this time."
+        return None
 
     def _schedule(
         self,
@@ -208,6 +297,7 @@ class ConductorMigrationMixin:
         flavor: dict[str, Any],
         host: str | None,
         *,
+        is_bfv: bool,
         same_host_ok: bool = False,
     ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         """A claimed destination and the alternates (not claimed)."""
@@ -217,11 +307,10 @@ class ConductorMigrationMixin:
             "project_id": inst["project_id"],
             "user_id": inst["user_id"],
             "num_instances": 1,
-            "is_bfv": self._is_volume_backed(inst["uuid"]),
+            "is_bfv": is_bfv,
             "ignore_hosts": [] if same_host_ok else [inst["host"]],
         }
         if host is not None:
-            self._check_up(host)
             spec["requested_destination"] = [host]
         try:
             hosts = self.scheduler_api.select_destinations(
@@ -231,45 +320,10 @@ class ConductorMigrationMixin:
             raise _MoveFailed(fault_message(exc)) from exc
         except CloudError as exc:
             raise _MoveFailed(fault_message(exc)) from exc
-        with self.runtime.store.session() as s:
-            for selection in hosts:
-                node = node_of(s, selection["host"])
-                selection["host_ip"] = node.host_ip if node is not None else None
         return hosts[0], hosts[1:]
 
-    def _check_up(self, host: str) -> None:
-        now = self.runtime.clock.now()
-        with self.runtime.store.session() as s:
-            service = s.scalars(
-                select(Service).where(Service.host == host, Service.binary == COMPUTE_BINARY)
-            ).first()
-            if service is None:
-                raise _MoveFailed(f"Compute host {host} could not be found.")
-            if not service_is_up(service, now, self.runtime.config.service_down_time):
-                raise _MoveFailed(f"Compute service of {host} is unavailable at this time.")
-
-    def _cpu_info(self, host: str) -> dict[str, Any]:
-        with self.runtime.store.session() as s:
-            node = node_of(s, host)
-            return dict(node.cpu_info or {}) if node is not None else {}
-
-    def _is_volume_backed(self, instance_uuid: str) -> bool:
-        with self.runtime.store.session() as s:
-            return (
-                s.scalars(
-                    select(BlockDeviceMapping.id).where(
-                        BlockDeviceMapping.instance_uuid == instance_uuid,
-                        BlockDeviceMapping.boot_index == 0,
-                        BlockDeviceMapping.destination_type == "volume",
-                    )
-                ).first()
-                is not None
-            )
-
-    def _claim(self, selection: dict[str, Any], inst: dict[str, Any]) -> bool:
-        want = claims.resources_from_spec(
-            {"flavor": inst["flavor"], "is_bfv": self._is_volume_backed(inst["uuid"])}
-        )
+    def _claim(self, selection: dict[str, Any], inst: dict[str, Any], *, is_bfv: bool) -> bool:
+        want = claims.resources_from_spec({"flavor": inst["flavor"], "is_bfv": is_bfv})
         with self.runtime.store.session() as s:
             return claims.claim(
                 s,
@@ -297,7 +351,7 @@ class ConductorMigrationMixin:
     ) -> None:
         """Undo the move: allocations back, migration error, instance as it was."""
         LOG.info("move of %s refused: %s", inst["uuid"], message)
-        MigrationRecords(self.runtime).update(
+        self._migrations().update(
             migration_uuid, status="error", give_back=(inst["uuid"], dest_host)
         )
         self.records.transition(

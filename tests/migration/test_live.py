@@ -232,6 +232,61 @@ def test_progress_is_visible_and_abort_cancels(cloud: MoveCloud) -> None:
     assert gone.status_code == 400
 
 
+def test_progress_is_saved_every_five_seconds(cloud: MoveCloud) -> None:
+    """As Nova's monitor does: at its first look, then every tenth (0.5 s apart)."""
+    server = cloud.boot("cmp-b1")
+    _slow(cloud)
+    clock = cloud.cloud.runtime.clock
+    counters = ("memory_processed_bytes", "disk_processed_bytes")
+    try:
+        clock.set_mode("manual")
+        assert live(cloud, server.id, "cmp-b2").status_code == 202
+        clock.advance(1.0)
+        first = _running(cloud, server.id)
+        clock.advance(3.0)
+        same = _running(cloud, server.id)
+        clock.advance(2.0)
+        later = _running(cloud, server.id)
+        response = cloud.conn.compute.delete(
+            f"/servers/{server.id}/migrations/{later['id']}", microversion="2.24"
+        )
+        assert response.status_code == 202
+    finally:
+        cloud.world.migration_dirty_rate_mib = 8.0
+        clock.set_mode("auto")
+    cloud.settle()
+    assert [same[c] for c in counters] == [first[c] for c in counters]
+    assert later["disk_processed_bytes"] > first["disk_processed_bytes"]
+    assert later["memory_processed_bytes"] > first["memory_processed_bytes"]
+
+
+def test_abort_while_preparing_cleans_up_the_destination(cloud: MoveCloud) -> None:
+    """An abort that lands while the destination prepares (its disks made, the call still
+    under way) cancels the move; the rollback removes what the destination made."""
+    server = cloud.boot("cmp-b1")
+    bus, clock = cloud.cloud.runtime.bus, cloud.cloud.runtime.clock
+    bus.inject(
+        BusFault(topic="compute.*", method="pre_live_migration", action="delay", seconds=5.0)
+    )
+    try:
+        clock.set_mode("manual")
+        assert live(cloud, server.id, "cmp-b2").status_code == 202
+        clock.advance(1.0)
+        preparing = _running(cloud, server.id)
+        assert preparing["status"] == "preparing"
+        response = cloud.conn.compute.delete(
+            f"/servers/{server.id}/migrations/{preparing['id']}", microversion="2.24"
+        )
+        assert response.status_code == 202
+    finally:
+        bus.clear_faults()
+        clock.set_mode("auto")
+    cloud.settle()
+    assert_rolled_back(cloud, server.id, "cmp-b1", "cancelled")
+    disk = f"/var/lib/testbed/instances/{server.id}/disk"
+    assert disk in cloud.files("cmp-b1") and disk not in cloud.files("cmp-b2")
+
+
 def test_force_complete_pauses_the_guest_to_finish(cloud: MoveCloud) -> None:
     server = cloud.boot("cmp-b1")
     clock = cloud.cloud.runtime.clock

@@ -15,9 +15,11 @@ Live migration (``migrateToURI3``, peer to peer), with the flags real deployment
   filesystem libvirt does not know (a Docker volume) need ``UNSAFE``;
 - ``POSTCOPY`` when ``live_migration_permit_post_copy`` (so force-complete can switch).
 
-The migration runs on a worker thread while the calling thread monitors it every half
-second of clock time, as Nova's ``_live_migration_monitor`` does: progress from
-``jobStats`` goes to the caller's ``on_progress``; ``live_migration_completion_timeout``
+The migration runs on a worker thread of the clock's pool while the calling thread
+monitors it every half second of clock time, as Nova's ``_live_migration_monitor`` does:
+progress from ``jobStats`` goes to the caller's ``on_progress`` at the first look and
+every ``PROGRESS_EVERY`` looks after it (every 5 s, when Nova saves it), and once more
+with the completed job's statistics; ``live_migration_completion_timeout``
 (per GiB of data) and ``live_migration_progress_timeout`` trigger their action;
 force-complete switches to post-copy or pauses the guest; abort is ``abortJob``.
 """
@@ -25,7 +27,6 @@ force-complete switches to post-copy or pauses the guest; abort is ``abortJob``.
 from __future__ import annotations
 
 import logging
-import threading
 import uuid as uuidlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -45,6 +46,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "MONITOR_INTERVAL",
+    "PROGRESS_EVERY",
     "LibvirtMigrationMixin",
     "LiveMigrationAborted",
     "MigrationPreCheckFailed",
@@ -55,6 +57,8 @@ LOG = logging.getLogger(__name__)
 
 #: Clock seconds between two looks at a running live migration (Nova: 0.5).
 MONITOR_INTERVAL = 0.5
+#: Looks between two progress reports (Nova saves the migration's stats when ``n % 10 == 0``).
+PROGRESS_EVERY = 10
 _GIB = 1024**3
 
 
@@ -251,9 +255,7 @@ class LibvirtMigrationMixin(LibvirtColdMigrationMixin):
                 done.set()
 
         clock.hold()
-        threading.Thread(
-            target=lambda: clock.run_held(migrate), name=f"migrate-{instance['uuid'][:8]}"
-        ).start()
+        clock.submit_held(migrate)  # on the clock's worker pool: no thread per migration
         started = clock.now()
         completion_timeout = config.live_migration_completion_timeout * _data_gib(
             instance, params, flags, lv
@@ -261,12 +263,14 @@ class LibvirtMigrationMixin(LibvirtColdMigrationMixin):
         progress_timeout = float(getattr(config, "live_migration_progress_timeout", 0.0) or 0.0)
         best_remaining: int | None = None
         progress_at = started
+        looks = 0
         while not done.wait(MONITOR_INTERVAL):
             stats = self._job_stats(dom)
             if stats is None:
                 continue
-            if on_progress is not None:
+            if on_progress is not None and looks % PROGRESS_EVERY == 0:
                 on_progress(_progress(stats, lv))
+            looks += 1
             remaining = int(stats.get(lv.VIR_DOMAIN_JOB_DATA_REMAINING, 0))
             now = clock.now()
             if best_remaining is None or remaining < best_remaining:
