@@ -218,3 +218,33 @@ def test_two_backends_are_isolated(backend: FakeBackend) -> None:
     a = backend.libvirt.open(backend.uri("h1"))
     b = other.libvirt.open(other.uri("h1"))
     assert a.getInfo()[2] == 8 and b.getInfo()[2] == 2
+
+
+def test_reconnecting_to_a_hung_host_from_two_threads_lets_the_clock_run(
+    vrt: Runtime, backend: FakeBackend, driver: LibvirtDriver
+) -> None:
+    # The driver's connection dies with the host; while the host then hangs, two calls
+    # reopen it at once.  The one waiting for the other must not hold virtual time still
+    # (it did when the open happened under a plain lock: the cloud never settled).
+    driver.get_available_resource()
+    backend.world.inject({"kind": "host_crash", "host": "h1"})
+    backend.world.inject({"kind": "host_recover", "host": "h1"})
+    backend.world.inject({"kind": "host_hang", "host": "h1", "seconds": 2})
+    outcomes: list[str] = []
+
+    def attempt(call: Any) -> Any:
+        def run() -> None:
+            try:
+                call()
+                outcomes.append("answered")
+            except HypervisorError:
+                outcomes.append("timed out")
+
+        return run
+
+    clock = vrt.clock
+    for call in (driver.get_available_resource, driver.list_instance_uuids):
+        clock.hold()
+        clock.submit_held(attempt(call))
+    clock.settle(timeout=10)
+    assert outcomes == ["timed out", "timed out"]

@@ -75,14 +75,27 @@ class LibvirtDriver(LibvirtMigrationMixin, ComputeDriver):
         """The connection to this host's libvirtd, (re)opened when it is not alive (as
         Nova's ``Host.get_connection`` does after libvirtd restarts)."""
         with self._conn_lock:
-            if self._conn is not None and not self._alive(self._conn):
-                self._conn = None
-            if self._conn is None:
-                try:
-                    self._conn = self.libvirt.open(self.backend.uri(self.host))
-                except self.libvirt.libvirtError as exc:
-                    raise self._error(exc) from exc
-            return self._conn
+            if self._conn is not None and self._alive(self._conn):
+                return self._conn
+        # Opened outside the lock: an open blocks while the host hangs (on the clock), and
+        # another thread waiting for a plain lock meanwhile would stop virtual time.
+        try:
+            opened = self.libvirt.open(self.backend.uri(self.host))
+        except self.libvirt.libvirtError as exc:
+            raise self._error(exc) from exc
+        with self._conn_lock:
+            if self._conn is None or not self._alive(self._conn):
+                self._conn, opened = opened, None
+            current = self._conn
+        if opened is not None:  # another thread reconnected first
+            self._close_quietly(opened)
+        return current
+
+    def _close_quietly(self, conn: Any) -> None:
+        try:
+            conn.close()
+        except self.libvirt.libvirtError as exc:
+            LOG.debug("closing a spare connection to %s: %s", self.host, exc)
 
     def _alive(self, conn: Any) -> bool:
         try:
