@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 import uuid
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 __all__ = ["RequestContext", "current_context", "current_service", "service_scope"]
@@ -52,8 +52,9 @@ class RequestContext:
         return replace(self, roles=roles)
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-safe form for the bus."""
-        data = asdict(self)
+        """A JSON-safe form for the bus (every message carries one, so the fields are read
+        directly: ``dataclasses.asdict`` deep-copies)."""
+        data = {name: getattr(self, name) for name in _FIELDS}
         data["roles"] = list(self.roles)
         return data
 
@@ -64,6 +65,8 @@ class RequestContext:
         values["roles"] = tuple(values.get("roles") or ())
         return cls(**values)
 
+
+_FIELDS = tuple(f.name for f in fields(RequestContext))
 
 _current = threading.local()
 

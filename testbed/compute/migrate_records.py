@@ -32,8 +32,8 @@ from sqlalchemy import Table, Update, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from testbed.compute import actions
-from testbed.compute.models import Allocation, BlockDeviceMapping, ComputeNode, Instance, Migration
-from testbed.compute.records import Event, instance_payload
+from testbed.compute.models import Allocation, ComputeNode, Instance, Migration
+from testbed.compute.records import Event
 from testbed.context import RequestContext, current_context, current_service
 from testbed.scheduler import claims
 from testbed.service import Runtime
@@ -47,9 +47,7 @@ __all__ = [
     "give_back_allocations",
     "hand_over_allocations",
     "insert_migration",
-    "instance_bdms",
     "migration_payload",
-    "read_instance",
     "record_events",
 ]
 
@@ -96,18 +94,6 @@ _INSERT = insert(_MIGRATIONS)
 _INSTANCE = cast(Table, Instance.__table__).c
 _FLAVORS = select(_INSTANCE.old_flavor, _INSTANCE.new_flavor).where(
     _INSTANCE.uuid == bindparam("uuid")
-)
-# the instance's columns (and its block device mappings') by attribute name
-_INSTANCE_ROW = select(
-    *(prop.columns[0].label(prop.key) for prop in Instance.__mapper__.column_attrs)
-).where(_INSTANCE.uuid == bindparam("uuid"))
-_BDM = cast(Table, BlockDeviceMapping.__table__).c
-_BDM_ROWS = (
-    select(
-        *(prop.columns[0].label(prop.key) for prop in BlockDeviceMapping.__mapper__.column_attrs)
-    )
-    .where(_BDM.instance_uuid == bindparam("uuid"))
-    .order_by(_BDM.id)
 )
 _HOST_IP = select(_NODE.host_ip).where(_NODE.host == bindparam("host")).limit(1)
 _MOVE_ALLOCATIONS = (
@@ -169,22 +155,6 @@ def give_back_allocations(
     session.flush()
     _move_allocations(session, migration_uuid, instance_uuid)
     _trace(tracer, instance_uuid, "take back from migration", {"migration": migration_uuid})
-
-
-def read_instance(session: Session, uuid: str) -> dict[str, Any] | None:
-    """The instance (deleted ones too) as :meth:`InstanceRecords.load
-    <testbed.compute.records.InstanceRecords.load>` gives it, read in this transaction."""
-    found = session.connection().execute(_INSTANCE_ROW, {"uuid": uuid}).mappings().first()
-    return instance_payload(dict(found)) if found is not None else None
-
-
-def instance_bdms(session: Session, uuid: str) -> list[dict[str, Any]]:
-    """The instance's block device mappings as :meth:`InstanceRecords.block_device_mappings
-    <testbed.compute.records.InstanceRecords.block_device_mappings>` gives them (boot disk
-    first), read in this transaction."""
-    rows = session.connection().execute(_BDM_ROWS, {"uuid": uuid}).mappings()
-    bdms = [dict(row) for row in rows]
-    return sorted(bdms, key=lambda b: (b["boot_index"] is None or b["boot_index"] < 0,))
 
 
 def insert_migration(session: Session, now: float, **values: Any) -> tuple[int, str]:

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 from sqlalchemy import Connection, Table, Update, bindparam, select, update
+from sqlalchemy.orm import Session
 
 from testbed.compute import actions
 from testbed.compute.models import (
@@ -40,7 +41,9 @@ __all__ = [
     "InstanceRecords",
     "block_device_info",
     "fault_from",
+    "instance_bdms",
     "instance_payload",
+    "read_instance",
 ]
 
 LOG = logging.getLogger(__name__)
@@ -107,6 +110,14 @@ _ROW = select(*(column.label(name) for name, column in _COLUMNS.items())).where(
     _INSTANCES.c.uuid == bindparam("uuid")
 )
 _ROW_FOR_UPDATE = _ROW.with_for_update()
+_BDM = cast(Table, BlockDeviceMapping.__table__).c
+_BDM_ROWS = (
+    select(
+        *(prop.columns[0].label(prop.key) for prop in BlockDeviceMapping.__mapper__.column_attrs)
+    )
+    .where(_BDM.instance_uuid == bindparam("uuid"))
+    .order_by(_BDM.id)
+)
 
 
 @dataclass(frozen=True)
@@ -208,7 +219,7 @@ class InstanceRecords:
                             session.delete(row)
                 payload = instance_payload(inst)
                 if with_bdms:
-                    payload["block_device_mappings"] = _bdms(session, uuid)
+                    payload["block_device_mappings"] = instance_bdms(session, uuid)
         if refusal is not None:
             self._refused(ctx, uuid, refusal)
         return payload
@@ -216,8 +227,7 @@ class InstanceRecords:
     def load(self, uuid: str) -> dict[str, Any] | None:
         """The instance (deleted ones too), or None."""
         with self.runtime.store.session() as session:
-            found = session.connection().execute(_ROW, {"uuid": uuid}).mappings().first()
-            return instance_payload(dict(found)) if found is not None else None
+            return read_instance(session, uuid)
 
     def record_event(self, ctx: RequestContext, uuid: str, event: Event) -> None:
         """Record an action event without touching the instance."""
@@ -228,7 +238,7 @@ class InstanceRecords:
     def block_device_mappings(self, uuid: str) -> list[dict[str, Any]]:
         """The instance's BDMs as dicts, boot disk first."""
         with self.runtime.store.session() as session:
-            return _bdms(session, uuid)
+            return instance_bdms(session, uuid)
 
     def update_bdm(self, bdm_id: int, **values: Any) -> None:
         """Save what the attachment flow learned (volume_id, attachment_id, ...)."""
@@ -320,20 +330,18 @@ def _update_statement(names: frozenset[str]) -> Update:
     )
 
 
-def _bdms(session: Any, uuid: str) -> list[dict[str, Any]]:
-    rows = (
-        session.execute(
-            select(BlockDeviceMapping)
-            .where(BlockDeviceMapping.instance_uuid == uuid)
-            .order_by(BlockDeviceMapping.id)
-        )
-        .scalars()
-        .all()
-    )
-    bdms = [
-        {p.key: getattr(row, p.key) for p in BlockDeviceMapping.__mapper__.column_attrs}
-        for row in rows
-    ]
+def read_instance(session: Session, uuid: str) -> dict[str, Any] | None:
+    """The instance (deleted ones too) as :meth:`InstanceRecords.load` gives it, read in
+    the caller's transaction."""
+    found = session.connection().execute(_ROW, {"uuid": uuid}).mappings().first()
+    return instance_payload(dict(found)) if found is not None else None
+
+
+def instance_bdms(session: Session, uuid: str) -> list[dict[str, Any]]:
+    """The instance's block device mappings as dicts, boot disk first, read in the
+    caller's transaction."""
+    rows = session.connection().execute(_BDM_ROWS, {"uuid": uuid}).mappings()
+    bdms = [dict(row) for row in rows]
     return sorted(bdms, key=lambda b: (b["boot_index"] is None or b["boot_index"] < 0,))
 
 
