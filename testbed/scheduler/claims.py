@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, func, insert, select, update
+from sqlalchemy import Table, bindparam, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from testbed.compute.models import Allocation, ComputeNode
@@ -78,7 +78,13 @@ _CLAIM = (
         local_gb_used=_NODE.local_gb_used + bindparam("want_disk_gb"),
     )
 )
-_INSERT_ALLOCATION = insert(cast(Table, Allocation.__table__))
+_ALLOCATIONS = cast(Table, Allocation.__table__)
+_INSERT_ALLOCATION = insert(_ALLOCATIONS)
+_CONSUMER = select(
+    _ALLOC.id, _ALLOC.node_uuid, _ALLOC.host, _ALLOC.vcpus, _ALLOC.memory_mb, _ALLOC.disk_gb
+).where(_ALLOC.consumer_uuid == bindparam("consumer"))
+_CONSUMER_ON_HOST = _CONSUMER.where(_ALLOC.host == bindparam("host"))
+_DELETE_ALLOCATION = delete(_ALLOCATIONS).where(_ALLOC.id == bindparam("alloc_id"))
 _UNCLAIM = (
     update(_NODES)
     .where(_NODE.uuid == bindparam("node"))
@@ -140,22 +146,24 @@ def release(
     tracer: Tracer | None = None,
 ) -> int:
     """Drop the consumer's allocations (only on ``host`` when given); returns how many."""
-    query = select(Allocation).where(Allocation.consumer_uuid == consumer_uuid)
-    if host is not None:
-        query = query.where(Allocation.host == host)
-    allocations = session.execute(query).scalars().all()
-    for alloc in allocations:
-        session.execute(
+    session.flush()  # allocations added in this transaction count too
+    connection = session.connection()
+    query = _CONSUMER_ON_HOST if host is not None else _CONSUMER
+    allocations = connection.execute(query, {"consumer": consumer_uuid, "host": host}).all()
+    store = Store.of(session)
+    for alloc_id, node_uuid, alloc_host, vcpus, memory_mb, disk_gb in allocations:
+        connection.execute(
             _UNCLAIM,
             {
-                "node": alloc.node_uuid,
-                "want_vcpus": alloc.vcpus,
-                "want_memory_mb": alloc.memory_mb,
-                "want_disk_gb": alloc.disk_gb,
+                "node": node_uuid,
+                "want_vcpus": vcpus,
+                "want_memory_mb": memory_mb,
+                "want_disk_gb": disk_gb,
             },
         )
-        session.delete(alloc)
-        _trace_usage(tracer, consumer_uuid, alloc.host, "release")
+        connection.execute(_DELETE_ALLOCATION, {"alloc_id": alloc_id})
+        store.trace_write("DELETE", "allocations")
+        _trace_usage(tracer, consumer_uuid, alloc_host, "release")
     return len(allocations)
 
 
