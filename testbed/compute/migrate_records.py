@@ -24,11 +24,10 @@ be recorded in the same transaction (``events``).
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Mapping
 from typing import Any, cast
 
-from sqlalchemy import Table, Update, bindparam, insert, select, update
+from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from testbed.compute import actions
@@ -39,6 +38,7 @@ from testbed.scheduler import claims
 from testbed.service import Runtime
 from testbed.store.base import new_uuid
 from testbed.store.db import Store
+from testbed.store.rows import update_columns, write_changes
 from testbed.trace import Tracer
 
 __all__ = [
@@ -195,30 +195,11 @@ def record_events(
             )
 
 
-@functools.cache
-def _update_statement(names: frozenset[str]) -> Update:
-    """``UPDATE migrations SET <names> WHERE uuid = :row_uuid``, built (and compiled) once per
-    set of columns."""
-    return (
-        update(_MIGRATIONS)
-        .where(_M.uuid == bindparam("row_uuid"))
-        .values({_M[name]: bindparam(f"set__{name}") for name in sorted(names)})
-    )
-
-
 def _write(session: Session, row: dict[str, Any], changes: dict[str, Any], now: float) -> None:
-    """Write the columns ``changes`` really changes (none: no statement, as a flush would
-    skip an unmodified row), with ``updated_at``; bring ``row`` up to date; traced like a
+    """Write what ``changes`` really changes and bring ``row`` up to date; traced like a
     flush."""
-    changed = {name: value for name, value in changes.items() if row[name] != value}
-    if not changed:
-        return
-    changed["updated_at"] = now
-    params = {f"set__{name}": value for name, value in changed.items()}
-    params["row_uuid"] = row["uuid"]
-    session.connection().execute(_update_statement(frozenset(changed)), params)
-    row.update(changed)
-    Store.of(session).trace_write("UPDATE", "migrations", instance_uuid=row["instance_uuid"])
+    if write_changes(session.connection(), _MIGRATIONS, row, changes, now):
+        Store.of(session).trace_write("UPDATE", "migrations", instance_uuid=row["instance_uuid"])
 
 
 class MigrationRecords:
@@ -347,10 +328,8 @@ class MigrationRecords:
         values = {k: int(v) for k, v in counters.items() if k in PROGRESS_FIELDS}
         if not values:
             return
-        params: dict[str, Any] = {f"set__{name}": value for name, value in values.items()}
-        params["row_uuid"] = migration_uuid
         with self.runtime.store.session() as s:
-            s.connection().execute(_update_statement(frozenset(values)), params)
+            update_columns(s.connection(), _MIGRATIONS, migration_uuid, values)
 
     def flavors(self, instance_uuid: str) -> tuple[dict[str, Any], dict[str, Any]]:
         """The instance's (old_flavor, new_flavor) during a resize (empty dicts if unset)."""

@@ -14,13 +14,12 @@ the writes are traced as the flush would trace them.
 
 from __future__ import annotations
 
-import functools
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import Connection, Table, Update, bindparam, select, update
+from sqlalchemy import Connection, Table, bindparam, select
 from sqlalchemy.orm import Session
 
 from testbed.compute import actions
@@ -34,6 +33,7 @@ from testbed.context import RequestContext, current_service
 from testbed.scheduler import claims
 from testbed.service import Runtime
 from testbed.store.db import Store
+from testbed.store.rows import write_changes
 
 __all__ = [
     "Event",
@@ -298,35 +298,19 @@ class InstanceRecords:
 def _update(
     store: Store, connection: Connection, inst: dict[str, Any], changes: dict[str, Any], now: float
 ) -> None:
-    """Write the columns ``changes`` really changes (none: no statement, as a flush would
-    skip an unmodified row) and bring ``inst`` up to date; traced like a flush."""
+    """Write what ``changes`` really changes (the flavor's totals with the flavor) and
+    bring ``inst`` up to date; traced like a flush."""
     if "flavor" in changes:
         changes = {**changes, **flavor_totals(changes["flavor"])}
-    changed = {name: value for name, value in changes.items() if inst[name] != value}
+    changed = write_changes(connection, _INSTANCES, inst, changes, now, columns=_COLUMNS)
     if not changed:
         return
-    changed["updated_at"] = now
-    params = {f"set__{name}": value for name, value in changed.items()}
-    params["row_uuid"] = inst["uuid"]
-    connection.execute(_update_statement(frozenset(changed)), params)
-    inst.update(changed)
     state_columns = Instance.__trace_state__
     store.trace_write(
         "UPDATE",
         "instances",
         instance_uuid=inst["uuid"],
         state={c: inst[c] for c in state_columns} if changed.keys() & set(state_columns) else None,
-    )
-
-
-@functools.cache
-def _update_statement(names: frozenset[str]) -> Update:
-    """``UPDATE instances SET <names> WHERE uuid = :row_uuid``, built (and compiled) once per
-    set of columns."""
-    return (
-        update(_INSTANCES)
-        .where(_INSTANCES.c.uuid == bindparam("row_uuid"))
-        .values({_COLUMNS[name].key: bindparam(f"set__{name}") for name in sorted(names)})
     )
 
 
