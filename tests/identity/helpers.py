@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import Any
 
 import requests
+from sqlalchemy import event
+
+from testbed.service import Runtime
 
 BASE = "http://testbed.local"
 IDENTITY = f"{BASE}/identity"
@@ -48,3 +53,19 @@ def keystone_error(resp: requests.Response, code: int) -> str:
     assert isinstance(error["message"], str) and error["message"]
     assert "Traceback" not in resp.text
     return str(error["message"])
+
+
+@contextlib.contextmanager
+def identity_sql(rt: Runtime) -> Iterator[list[str]]:
+    """The SQL statements on identity's tables run inside the block."""
+    seen: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if "identity_" in statement:
+            seen.append(statement)
+
+    event.listen(rt.store.engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(rt.store.engine, "before_cursor_execute", record)

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import event, update
+from sqlalchemy import update
 
 from testbed.config import Config
 from testbed.exceptions import Unauthorized
@@ -26,6 +26,7 @@ from testbed.service import Runtime
 from testbed.store.migrate import upgrade
 
 from ..store.conftest import scratch_database
+from .helpers import identity_sql
 
 START = 1_767_225_600.0
 
@@ -43,22 +44,6 @@ def password_auth(user: str, password: str, project: str) -> dict[str, Any]:
         },
         "scope": {"project": {"name": project, "domain": {"id": "default"}}},
     }
-
-
-@contextlib.contextmanager
-def identity_sql(rt: Runtime) -> Iterator[list[str]]:
-    """The SQL statements on identity's tables run inside the block."""
-    seen: list[str] = []
-
-    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        if "identity_" in statement:
-            seen.append(statement)
-
-    event.listen(rt.store.engine, "before_cursor_execute", record)
-    try:
-        yield seen
-    finally:
-        event.remove(rt.store.engine, "before_cursor_execute", record)
 
 
 def assert_cached(manager: IdentityManager, token: str) -> None:

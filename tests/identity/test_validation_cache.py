@@ -9,13 +9,11 @@ returns, the next request must see it.
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 import requests
-from sqlalchemy import event
 
 from testbed.cloud import Cloud
 from testbed.identity.assignments import AssignmentManager
@@ -23,26 +21,10 @@ from testbed.identity.resources import ResourceManager
 from testbed.service import Runtime
 from testbed.web.transport import mount_wsgi
 
-from .helpers import BASE, V3, issue, keystone_error
+from .helpers import BASE, V3, identity_sql, issue, keystone_error
 
 WHOAMI = f"{BASE}/compute/v2.1/whoami"
 REVISION_READ = "FROM identity_revision"
-
-
-@contextlib.contextmanager
-def identity_sql(rt: Runtime) -> Iterator[list[str]]:
-    """The SQL statements on identity's tables run inside the block."""
-    seen: list[str] = []
-
-    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        if "identity_" in statement:
-            seen.append(statement)
-
-    event.listen(rt.store.engine, "before_cursor_execute", record)
-    try:
-        yield seen
-    finally:
-        event.remove(rt.store.engine, "before_cursor_execute", record)
 
 
 def whoami(http: requests.Session, token: str) -> requests.Response:
