@@ -4,15 +4,19 @@
     python bench/boot.py --n 500 --hosts 50
 
 Prints servers/s from the first POST /servers to every server ACTIVE, and deletes/s
-from the first DELETE to every server gone.  Figures only: nothing is asserted.
+from the first DELETE to every server gone, each with the SQL statements and commits per
+server (a figure that does not depend on how busy the machine is).  Figures only: nothing
+is asserted.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +25,7 @@ from typing import Any
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).parent.resolve()]
 
 import requests  # noqa: E402
+from sqlalchemy import event  # noqa: E402
 
 from testbed.clients import IN_PROCESS_URL  # noqa: E402
 from testbed.cloud import Cloud  # noqa: E402
@@ -74,6 +79,39 @@ def session_for(cloud: Cloud) -> tuple[requests.Session, str]:
     return http, f"{IN_PROCESS_URL}/compute/v2.1"
 
 
+class StoreWork:
+    """SQL statements and commits the cloud's store runs (all services together)."""
+
+    def __init__(self) -> None:
+        self.statements = 0
+        self.commits = 0
+
+    def per(self, n: int) -> str:
+        """``"<statements> statements, <commits> commits"`` per one of ``n`` operations."""
+        return f"{self.statements / n:.1f} statements, {self.commits / n:.1f} commits"
+
+
+@contextlib.contextmanager
+def store_work(cloud: Cloud) -> Iterator[StoreWork]:
+    """Count the statements and commits of the store during the block."""
+    work = StoreWork()
+    engine = cloud.runtime.store.engine
+
+    def statement(*_args: Any) -> None:
+        work.statements += 1
+
+    def commit(*_args: Any) -> None:
+        work.commits += 1
+
+    event.listen(engine, "before_cursor_execute", statement)
+    event.listen(engine, "commit", commit)
+    try:
+        yield work
+    finally:
+        event.remove(engine, "before_cursor_execute", statement)
+        event.remove(engine, "commit", commit)
+
+
 def run(n: int, hosts: int) -> None:
     """Boot n servers, then delete them, printing the rates."""
     cloud = Cloud.start(topology(hosts))
@@ -83,28 +121,36 @@ def run(n: int, hosts: int) -> None:
         image = "6a1c7d4e-0c5e-4a53-9f0a-2b1f6c8e9d01"
         started = time.perf_counter()
         ids = []
-        for i in range(n):
-            body = {
-                "server": {"name": f"b{i}", "flavorRef": "1", "imageRef": image, "networks": "none"}
-            }
-            response = http.post(f"{compute}/servers", json=body)
-            if response.status_code != 202:
-                raise SystemExit(f"create {i}: {response.status_code} {response.text}")
-            ids.append(response.json()["server"]["id"])
-        cloud.settle(timeout=600)
+        with store_work(cloud) as boot_work:
+            for i in range(n):
+                body = {
+                    "server": {
+                        "name": f"b{i}",
+                        "flavorRef": "1",
+                        "imageRef": image,
+                        "networks": "none",
+                    }
+                }
+                response = http.post(f"{compute}/servers", json=body)
+                if response.status_code != 202:
+                    raise SystemExit(f"create {i}: {response.status_code} {response.text}")
+                ids.append(response.json()["server"]["id"])
+            cloud.settle(timeout=600)
         booted = time.perf_counter() - started
         servers = http.get(f"{compute}/servers/detail", params={"limit": n + 10}).json()
         active = sum(1 for s in servers["servers"] if s["status"] == "ACTIVE")
         started = time.perf_counter()
-        for sid in ids:
-            http.delete(f"{compute}/servers/{sid}")
-        cloud.settle(timeout=600)
+        with store_work(cloud) as delete_work:
+            for sid in ids:
+                http.delete(f"{compute}/servers/{sid}")
+            cloud.settle(timeout=600)
         deleted = time.perf_counter() - started
         left = len(http.get(f"{compute}/servers", params={"limit": n + 10}).json()["servers"])
         print(
             f"N={n:5d} hosts={hosts}: boot-to-ACTIVE {n / booted:7.1f} servers/s "
-            f"({booted:.2f} s, {active}/{n} ACTIVE); delete {n / deleted:7.1f} deletes/s "
-            f"({deleted:.2f} s, {left} left)",
+            f"({booted:.2f} s, {active}/{n} ACTIVE; {boot_work.per(n)} per server); "
+            f"delete {n / deleted:7.1f} deletes/s ({deleted:.2f} s, {left} left; "
+            f"{delete_work.per(n)} per server)",
             flush=True,
         )
     finally:

@@ -8,7 +8,8 @@ one is in VERIFY_RESIZE, then confirmResize for each until every one is ACTIVE: 
 migration = both) and live migrations/s (POST os-migrateLive for each until every one is
 ACTIVE on its new host, block migration between hosts without shared storage).  The
 simulated durations (boot, memory and disk copy on fakevirt's migration model) run on the
-cloud's clock, which jumps ahead instantly.  Figures only: nothing is asserted.
+cloud's clock, which jumps ahead instantly.  Each rate comes with the SQL statements and
+commits per migration.  Figures only: nothing is asserted.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from boot import session_for, topology
+from boot import session_for, store_work, topology
 
 from testbed.cloud import Cloud
 
@@ -61,10 +62,11 @@ def run(n: int, hosts: int) -> None:
         before = {sid: s["OS-EXT-SRV-ATTR:host"] for sid, s in _statuses(http, compute, n).items()}
 
         started = time.perf_counter()
-        _post_all(http, compute, ids, {"migrate": None}, 202)
-        cloud.settle(timeout=600)
-        _post_all(http, compute, ids, {"confirmResize": None}, 204)
-        cloud.settle(timeout=600)
+        with store_work(cloud) as cold_work:
+            _post_all(http, compute, ids, {"migrate": None}, 202)
+            cloud.settle(timeout=600)
+            _post_all(http, compute, ids, {"confirmResize": None}, 204)
+            cloud.settle(timeout=600)
         cold = time.perf_counter() - started
         servers = _statuses(http, compute, n)
         cold_ok = sum(
@@ -75,14 +77,15 @@ def run(n: int, hosts: int) -> None:
 
         before = {sid: s["OS-EXT-SRV-ATTR:host"] for sid, s in servers.items()}
         started = time.perf_counter()
-        _post_all(
-            http,
-            compute,
-            ids,
-            {"os-migrateLive": {"host": None, "block_migration": "auto"}},
-            202,
-        )
-        cloud.settle(timeout=600)
+        with store_work(cloud) as live_work:
+            _post_all(
+                http,
+                compute,
+                ids,
+                {"os-migrateLive": {"host": None, "block_migration": "auto"}},
+                202,
+            )
+            cloud.settle(timeout=600)
         live = time.perf_counter() - started
         servers = _statuses(http, compute, n)
         live_ok = sum(
@@ -92,8 +95,9 @@ def run(n: int, hosts: int) -> None:
         )
         print(
             f"N={n:5d} hosts={hosts}: cold {n / cold:7.1f} migrations/s ({cold:.2f} s, "
-            f"{cold_ok}/{n} moved); live {n / live:7.1f} migrations/s ({live:.2f} s, "
-            f"{live_ok}/{n} moved)",
+            f"{cold_ok}/{n} moved; {cold_work.per(n)} per migration); "
+            f"live {n / live:7.1f} migrations/s ({live:.2f} s, {live_ok}/{n} moved; "
+            f"{live_work.per(n)} per migration)",
             flush=True,
         )
     finally:
