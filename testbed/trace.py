@@ -16,6 +16,8 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable
 from typing import Any, TypedDict
 
+from testbed.context import current_context, current_service
+
 __all__ = ["TraceEvent", "Tracer"]
 
 
@@ -91,6 +93,31 @@ class Tracer:
             if len(self._events) > self._limit:
                 self._trim()
         return event
+
+    def record_here(
+        self,
+        kind: str,
+        *,
+        name: str,
+        source: str | None = None,
+        target: str | None = None,
+        instance_uuid: str | None = None,
+        detail: dict[str, Any] | None = None,
+        duration: float | None = None,
+    ) -> TraceEvent | None:
+        """:meth:`record` for the request this thread serves (``req-internal`` outside
+        one), on the lifeline of the service it runs in unless ``source`` says otherwise."""
+        ctx = current_context()
+        return self.record(
+            kind,
+            request_id=ctx.request_id if ctx else "req-internal",
+            source=source or current_service(),
+            name=name,
+            target=target,
+            instance_uuid=instance_uuid,
+            detail=detail,
+            duration=duration,
+        )
 
     def _trim(self) -> None:
         drop = self._events[: len(self._events) // 4]

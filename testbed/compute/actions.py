@@ -18,7 +18,6 @@ from sqlalchemy import Connection, Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from testbed.compute.models import InstanceAction, InstanceActionEvent, InstanceFault
-from testbed.context import current_context, current_service
 from testbed.store.db import Store
 from testbed.trace import Tracer
 
@@ -170,11 +169,8 @@ def add_fault(
         )
     )
     if tracer is not None:
-        ctx = current_context()
-        tracer.record(
+        tracer.record_here(
             "fault",
-            request_id=ctx.request_id if ctx else "req-internal",
-            source=current_service(),
             name="instance_fault",
             instance_uuid=instance_uuid,
             detail={"code": code, "message": message[:255]},

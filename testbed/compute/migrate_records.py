@@ -33,7 +33,7 @@ from sqlalchemy.orm import Session
 from testbed.compute import actions
 from testbed.compute.models import Allocation, ComputeNode, Instance, Migration
 from testbed.compute.records import Event
-from testbed.context import RequestContext, current_context, current_service
+from testbed.context import RequestContext
 from testbed.scheduler import claims
 from testbed.service import Runtime
 from testbed.store.base import new_uuid
@@ -113,11 +113,8 @@ def migration_payload(row: Mapping[str, Any]) -> dict[str, Any]:
 def _trace(tracer: Tracer | None, consumer: str, verb: str, detail: dict[str, Any]) -> None:
     if tracer is None:
         return
-    ctx = current_context()
-    tracer.record(
+    tracer.record_here(
         "db",
-        request_id=ctx.request_id if ctx else "req-internal",
-        source=current_service(),
         name="UPDATE allocations",
         instance_uuid=consumer,
         detail={"allocation": verb, **detail},

@@ -21,7 +21,6 @@ from sqlalchemy import Table, bindparam, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from testbed.compute.models import Allocation, ComputeNode
-from testbed.context import current_context, current_service
 from testbed.scheduler.host_state import Resources
 from testbed.store.db import Store
 from testbed.trace import Tracer
@@ -190,11 +189,8 @@ def _trace_usage(tracer: Tracer | None, consumer_uuid: str, host: str, verb: str
     """The conditional usage UPDATE bypasses the ORM, so it is traced here."""
     if tracer is None:
         return
-    ctx = current_context()
-    tracer.record(
+    tracer.record_here(
         "db",
-        request_id=ctx.request_id if ctx else "req-internal",
-        source=current_service(),
         name="UPDATE compute_nodes",
         instance_uuid=consumer_uuid,
         detail={"host": host, "allocation": verb},

@@ -17,7 +17,6 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
-from testbed.context import current_context, current_service
 from testbed.store.base import Base, TimestampMixin
 from testbed.trace import Tracer
 
@@ -175,22 +174,8 @@ class Store:
         state columns after the write, when the write changed one of them."""
         if self._tracer is None or not self._tracer.enabled:
             return
-        ctx = current_context()
-        request_id = ctx.request_id if ctx else "req-internal"
-        source = current_service()
-        self._tracer.record(
-            "db",
-            request_id=request_id,
-            source=source,
-            name=f"{verb} {table}",
-            instance_uuid=instance_uuid,
-        )
+        self._tracer.record_here("db", name=f"{verb} {table}", instance_uuid=instance_uuid)
         if state is not None:
-            self._tracer.record(
-                "state",
-                request_id=request_id,
-                source=source,
-                name="state",
-                instance_uuid=instance_uuid,
-                detail=state,
+            self._tracer.record_here(
+                "state", name="state", instance_uuid=instance_uuid, detail=state
             )

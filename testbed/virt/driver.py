@@ -30,7 +30,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar, TypeVar, cast
 
-from testbed.context import current_context
 from testbed.exceptions import CloudError, NotFound
 from testbed.service import Runtime
 
@@ -110,10 +109,8 @@ def driver_call(fn: F) -> F:
             detail: dict[str, Any] = {"clock_seconds": clock.now() - started}
             if error:
                 detail["error"] = error
-            ctx = current_context()
-            self.runtime.tracer.record(
+            self.runtime.tracer.record_here(
                 "driver",
-                request_id=ctx.request_id if ctx else "req-internal",
                 source=f"compute:{self.host}",
                 target=f"hypervisor:{self.host}",
                 name=fn.__name__,
