@@ -112,29 +112,41 @@ def store_work(cloud: Cloud) -> Iterator[StoreWork]:
         event.remove(engine, "commit", commit)
 
 
+IMAGE = "6a1c7d4e-0c5e-4a53-9f0a-2b1f6c8e9d01"  # the default topology's image
+
+
+def post_servers(
+    http: requests.Session, compute: str, n: int, prefix: str, **server: Any
+) -> list[str]:
+    """POST n servers (flavor 1, the default image, no network; ``server`` adds to or
+    overrides the body); their ids.  Any answer but 202 stops the benchmark."""
+    ids = []
+    for i in range(n):
+        body = {
+            "server": {
+                "name": f"{prefix}{i}",
+                "flavorRef": "1",
+                "imageRef": IMAGE,
+                "networks": "none",
+                **server,
+            }
+        }
+        response = http.post(f"{compute}/servers", json=body)
+        if response.status_code != 202:
+            raise SystemExit(f"create {i}: {response.status_code} {response.text}")
+        ids.append(response.json()["server"]["id"])
+    return ids
+
+
 def run(n: int, hosts: int) -> None:
     """Boot n servers, then delete them, printing the rates."""
     cloud = Cloud.start(topology(hosts))
     cloud.runtime.tracer.enabled = False
     try:
         http, compute = session_for(cloud)
-        image = "6a1c7d4e-0c5e-4a53-9f0a-2b1f6c8e9d01"
         started = time.perf_counter()
-        ids = []
         with store_work(cloud) as boot_work:
-            for i in range(n):
-                body = {
-                    "server": {
-                        "name": f"b{i}",
-                        "flavorRef": "1",
-                        "imageRef": image,
-                        "networks": "none",
-                    }
-                }
-                response = http.post(f"{compute}/servers", json=body)
-                if response.status_code != 202:
-                    raise SystemExit(f"create {i}: {response.status_code} {response.text}")
-                ids.append(response.json()["server"]["id"])
+            ids = post_servers(http, compute, n, "b")
             cloud.settle(timeout=600)
         booted = time.perf_counter() - started
         servers = http.get(f"{compute}/servers/detail", params={"limit": n + 10}).json()

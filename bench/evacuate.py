@@ -29,7 +29,7 @@ from testbed.cloud import Cloud  # noqa: E402
 from testbed.compute.models import Instance  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from boot import session_for  # noqa: E402
+from boot import post_servers, session_for  # noqa: E402
 
 
 def topology(hosts: int, method: str) -> dict[str, Any]:
@@ -69,20 +69,7 @@ def run(n: int, hosts: int, method: str) -> None:
     failed = "cmp000"
     try:
         http, compute = session_for(cloud)
-        image = "6a1c7d4e-0c5e-4a53-9f0a-2b1f6c8e9d01"
-        for i in range(n):
-            body = {
-                "server": {
-                    "name": f"ha{i}",
-                    "flavorRef": "1",
-                    "imageRef": image,
-                    "networks": "none",
-                    "availability_zone": f"az1:{failed}",
-                }
-            }
-            response = http.post(f"{compute}/servers", json=body)
-            if response.status_code != 202:
-                raise SystemExit(f"create {i}: {response.status_code} {response.text}")
+        post_servers(http, compute, n, "ha", availability_zone=f"az1:{failed}")
         cloud.settle(timeout=600)
         clock = cloud.runtime.clock
         config = cloud.runtime.config

@@ -23,11 +23,9 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from boot import session_for, store_work, topology
+from boot import post_servers, session_for, store_work, topology
 
 from testbed.cloud import Cloud
-
-IMAGE = "6a1c7d4e-0c5e-4a53-9f0a-2b1f6c8e9d01"
 
 
 def _statuses(http: Any, compute: str, n: int) -> dict[str, dict[str, Any]]:
@@ -49,15 +47,7 @@ def run(n: int, hosts: int) -> None:
     try:
         http, compute = session_for(cloud)
         http.headers["OpenStack-API-Version"] = "compute 2.68"
-        ids = []
-        for i in range(n):
-            body = {
-                "server": {"name": f"m{i}", "flavorRef": "1", "imageRef": IMAGE, "networks": "none"}
-            }
-            response = http.post(f"{compute}/servers", json=body)
-            if response.status_code != 202:
-                raise SystemExit(f"create {i}: {response.status_code} {response.text}")
-            ids.append(response.json()["server"]["id"])
+        ids = post_servers(http, compute, n, "m")
         cloud.settle(timeout=600)
         before = {sid: s["OS-EXT-SRV-ATTR:host"] for sid, s in _statuses(http, compute, n).items()}
 
