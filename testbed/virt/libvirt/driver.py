@@ -12,7 +12,6 @@ guest's heartbeat).  Nothing here knows which backend it runs on.
 from __future__ import annotations
 
 import logging
-import threading
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from typing import Any, ClassVar
@@ -33,6 +32,7 @@ from testbed.virt.libvirt.guest_xml import (
     domain_name,
     guest_xml,
 )
+from testbed.virt.libvirt.host import HostConnection
 from testbed.virt.libvirt.migration import LibvirtMigrationMixin
 from testbed.virt.libvirt.power import power_state_of
 
@@ -66,42 +66,17 @@ class LibvirtDriver(LibvirtMigrationMixin, ComputeDriver):
             raise HypervisorError(reason="the runtime has no hypervisor backend (runtime.virt)")
         self.backend = runtime.virt
         self.libvirt = self.backend.libvirt
-        self._conn: Any = None
-        self._conn_lock = threading.Lock()
+        self._host_connection = HostConnection(self.libvirt, lambda: self.backend.uri(host))
 
     # -- connection -----------------------------------------------------------------------
     @property
     def conn(self) -> Any:
         """The connection to this host's libvirtd, (re)opened when it is not alive (as
         Nova's ``Host.get_connection`` does after libvirtd restarts)."""
-        with self._conn_lock:
-            if self._conn is not None and self._alive(self._conn):
-                return self._conn
-        # Opened outside the lock: an open blocks while the host hangs (on the clock), and
-        # another thread waiting for a plain lock meanwhile would stop virtual time.
         try:
-            opened = self.libvirt.open(self.backend.uri(self.host))
+            return self._host_connection.get()
         except self.libvirt.libvirtError as exc:
             raise self._error(exc) from exc
-        with self._conn_lock:
-            if self._conn is None or not self._alive(self._conn):
-                self._conn, opened = opened, None
-            current = self._conn
-        if opened is not None:  # another thread reconnected first
-            self._close_quietly(opened)
-        return current
-
-    def _close_quietly(self, conn: Any) -> None:
-        try:
-            conn.close()
-        except self.libvirt.libvirtError as exc:
-            LOG.debug("closing a spare connection to %s: %s", self.host, exc)
-
-    def _alive(self, conn: Any) -> bool:
-        try:
-            return bool(conn.isAlive())
-        except self.libvirt.libvirtError:
-            return False
 
     def _domain(self, instance: dict[str, Any]) -> Any:
         try:
