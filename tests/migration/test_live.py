@@ -289,21 +289,7 @@ def test_abort_while_preparing_cleans_up_the_destination(cloud: MoveCloud) -> No
 
 def test_force_complete_pauses_the_guest_to_finish(cloud: MoveCloud) -> None:
     server = cloud.boot("cmp-b1")
-    clock = cloud.cloud.runtime.clock
-    try:
-        clock.set_mode("manual")
-        assert live(cloud, server.id, "cmp-b2").status_code == 202
-        clock.advance(1.0)
-        migration = _running(cloud, server.id)
-        response = cloud.conn.compute.post(
-            f"/servers/{server.id}/migrations/{migration['id']}/action",
-            json={"force_complete": None},
-            microversion="2.22",
-        )
-        assert response.status_code == 202
-    finally:
-        clock.set_mode("auto")
-    cloud.settle()
+    _force_complete_after(cloud, server.id, 1.0)
     after = cloud.server(server.id)
     assert (after.status, after.compute_host, after.power_state) == ("ACTIVE", "cmp-b2", 1)
     assert migration_row(cloud, server.id).status == "completed"
@@ -316,21 +302,7 @@ def test_force_complete_switches_to_post_copy(post_copy_cloud: MoveCloud) -> Non
     cloud = post_copy_cloud
     server = cloud.boot("cmp-b1")
     _slow(cloud)
-    clock = cloud.cloud.runtime.clock
-    try:
-        clock.set_mode("manual")
-        assert live(cloud, server.id, "cmp-b2").status_code == 202
-        clock.advance(5.0)
-        migration = _running(cloud, server.id)
-        response = cloud.conn.compute.post(
-            f"/servers/{server.id}/migrations/{migration['id']}/action",
-            json={"force_complete": None},
-            microversion="2.22",
-        )
-        assert response.status_code == 202
-    finally:
-        clock.set_mode("auto")
-    cloud.settle()
+    _force_complete_after(cloud, server.id, 5.0)
     cloud.world.migration_dirty_rate_mib = 8.0
     after = cloud.server(server.id)
     assert (after.status, after.compute_host) == ("ACTIVE", "cmp-b2")
@@ -373,3 +345,22 @@ def test_migration_flags_for_each_kind(cloud: MoveCloud) -> None:
     )
     assert volume & lv.VIR_MIGRATE_NON_SHARED_DISK and volume & lv.VIR_MIGRATE_UNSAFE
     assert params == {lv.VIR_MIGRATE_PARAM_MIGRATE_DISKS: ["vda"]}
+
+
+def _force_complete_after(cloud: MoveCloud, server_id: str, seconds: float) -> None:
+    """Live-migrate to cmp-b2, force completion ``seconds`` (clock) into it, settle."""
+    clock = cloud.cloud.runtime.clock
+    try:
+        clock.set_mode("manual")
+        assert live(cloud, server_id, "cmp-b2").status_code == 202
+        clock.advance(seconds)
+        migration = _running(cloud, server_id)
+        response = cloud.conn.compute.post(
+            f"/servers/{server_id}/migrations/{migration['id']}/action",
+            json={"force_complete": None},
+            microversion="2.22",
+        )
+        assert response.status_code == 202
+    finally:
+        clock.set_mode("auto")
+    cloud.settle()
