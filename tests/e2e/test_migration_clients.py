@@ -33,6 +33,25 @@ def _show(sid: str) -> dict[str, Any]:
     return result
 
 
+def _live_migration_running(control: ControlClient, sid: str) -> dict[str, Any]:
+    """Start a live migration (the clock in manual mode) and give it 1 s: its row in
+    ``server migration list``."""
+    osc("server", "migrate", "--live-migration", sid, "--no-format")
+    control.advance(1)
+    [running] = osc(
+        "server",
+        "migration",
+        "list",
+        "--server",
+        sid,
+        "--status",
+        "running",
+        "--os-compute-api-version",
+        "2.59",
+    )
+    return dict(running)
+
+
 @pytest.mark.usefixtures("client_env")
 def test_resize_confirm_revert_and_cold_migrate(testbed_up: UpProcess) -> None:
     sid = _server()
@@ -77,19 +96,7 @@ def test_live_migration_commands(testbed_up: UpProcess) -> None:
     control = _control(testbed_up)
     control.set_clock_mode("manual")
     try:
-        osc("server", "migrate", "--live-migration", sid, "--no-format")
-        control.advance(1)
-        [running] = osc(
-            "server",
-            "migration",
-            "list",
-            "--server",
-            sid,
-            "--status",
-            "running",
-            "--os-compute-api-version",
-            "2.59",
-        )
+        running = _live_migration_running(control, sid)
         mid = str(running["Id"])
         # by uuid: OSC hands (server, id) to openstacksdk's get_server_migration, whose
         # parameters are (migration, server); with a uuid it lists and picks instead
@@ -120,19 +127,7 @@ def test_live_migration_commands(testbed_up: UpProcess) -> None:
     assert _show(sid)["status"] == "ACTIVE"
     control.set_clock_mode("manual")
     try:
-        osc("server", "migrate", "--live-migration", sid, "--no-format")
-        control.advance(1)
-        [running] = osc(
-            "server",
-            "migration",
-            "list",
-            "--server",
-            sid,
-            "--status",
-            "running",
-            "--os-compute-api-version",
-            "2.59",
-        )
+        running = _live_migration_running(control, sid)
         osc(
             "server",
             "migration",
