@@ -229,30 +229,40 @@ class MigrationOperations:
 
     def confirm(self, ctx: RequestContext, uuid: str) -> None:
         """confirmResize: the source copy and allocation go (``confirming``)."""
-        with self.runtime.store.session() as session:
-            instance = self._lock_row(session, ctx, uuid)
-            check_state(
-                "confirmResize",
-                uuid,
-                instance.vm_state,
-                instance.task_state,
-                vm_states=frozenset({states.RESIZED}),
-                task_states_allowed=_NO_TASK,
-            )
-            migration = self._finished_migration(session, uuid)
-            migration.status = "confirming"
-            source, migration_uuid = migration.source_compute, migration.uuid
-            task_id = self._start_task(session, ctx, instance, "confirmResize", None)
-        if source is None:  # pragma: no cover - a finished migration has a source
-            raise Conflict(f"Migration of {uuid} has no source host")
+        source, migration_uuid, task_id = self._close_resize(
+            ctx, uuid, "confirmResize", "confirming", None, side="source_compute"
+        )
         self.compute.confirm_resize(ctx, source, uuid, task_id, migration_uuid)
 
     def revert(self, ctx: RequestContext, uuid: str) -> None:
         """revertResize: back on the source with the old flavor (``reverting``)."""
+        dest, migration_uuid, task_id = self._close_resize(
+            ctx,
+            uuid,
+            "revertResize",
+            "reverting",
+            task_states.RESIZE_REVERTING,
+            side="dest_compute",
+        )
+        self.compute.revert_resize(ctx, dest, uuid, task_id, migration_uuid)
+
+    def _close_resize(
+        self,
+        ctx: RequestContext,
+        uuid: str,
+        action: str,
+        status: str,
+        task_state: str | None,
+        *,
+        side: str,
+    ) -> tuple[str, str, str]:
+        """Start confirming or reverting a resized server: the host on ``side`` of its
+        finished migration (``source_compute`` or ``dest_compute``), which does the work,
+        the migration's uuid and the new task id."""
         with self.runtime.store.session() as session:
             instance = self._lock_row(session, ctx, uuid)
             check_state(
-                "revertResize",
+                action,
                 uuid,
                 instance.vm_state,
                 instance.task_state,
@@ -260,14 +270,13 @@ class MigrationOperations:
                 task_states_allowed=_NO_TASK,
             )
             migration = self._finished_migration(session, uuid)
-            migration.status = "reverting"
-            dest, migration_uuid = migration.dest_compute, migration.uuid
-            task_id = self._start_task(
-                session, ctx, instance, "revertResize", task_states.RESIZE_REVERTING
-            )
-        if dest is None:  # pragma: no cover - a finished migration has a destination
-            raise Conflict(f"Migration of {uuid} has no destination host")
-        self.compute.revert_resize(ctx, dest, uuid, task_id, migration_uuid)
+            migration.status = status
+            host, migration_uuid = getattr(migration, side), migration.uuid
+            task_id = self._start_task(session, ctx, instance, action, task_state)
+        if host is None:  # pragma: no cover - a finished migration has both hosts
+            which = "source" if side == "source_compute" else "destination"
+            raise Conflict(f"Migration of {uuid} has no {which} host")
+        return host, migration_uuid, task_id
 
     # -- live ------------------------------------------------------------------------------
     def live_migrate(
