@@ -102,6 +102,7 @@ def stop(
     rec.state, rec.reason = C.VIR_DOMAIN_SHUTOFF, reason
     if rec.job is not None:
         rec.job.abort_reason = "stopped"
+        rec.job.wake()
     if detail is not None:
         world.lifecycle(host, rec, C.VIR_DOMAIN_EVENT_STOPPED, detail, out)
     if rec.config is None:

@@ -231,6 +231,7 @@ class virConnect:
         with self._world.lock:
             if self in self._host.conns:
                 self._host.conns.remove(self)
+        self._world.wake_migrations()  # one may run over this connection
         return 1 if self._close_cb is not None else 0
 
     def __enter__(self) -> virConnect:

@@ -3,10 +3,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from fakevirt import constants as C
+from fakevirt.clock import Wakeup
 from fakevirt.errors import fail_as
 
 if TYPE_CHECKING:
@@ -16,9 +17,22 @@ _NONE: dict[str, Any] = {"type": C.VIR_DOMAIN_JOB_NONE}
 MIB = 1024 * 1024
 
 
+_COPYING = ("setup", "disk", "memory")
+# Clock seconds: a boundary this close counts as reached (clock times near the epoch are
+# 0.24 µs apart, so a shorter wait might not move the clock at all).
+SLACK = 1e-6
+
+
 @dataclass
 class MigrationJob:
-    """Progress of one outgoing migration (read by jobStats from other threads)."""
+    """Progress of one outgoing migration (read by jobStats from other threads).
+
+    The copy is continuous: disks first, then memory pre-copy, at ``bandwidth`` bytes/s
+    while the guest dirties ``dirty_rate`` bytes/s.  The counters hold the progress at
+    clock time ``at``; :meth:`advance` brings them up to any later time, so progress reads
+    the same whenever it is looked at, and the migration's thread only has to wake at the
+    boundaries (:meth:`seconds_to_boundary`) or when ``wakeup`` is set.
+    """
 
     flags: int
     started: float
@@ -34,6 +48,70 @@ class MigrationJob:
     abort_reason: str | None = None
     finished: bool = False
     downtime_ms: int = 0
+    at: float = -1.0
+    wakeup: Wakeup | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.at < 0:
+            self.at = self.started
+
+    def wake(self) -> None:
+        """Make the migration's thread look again now (abort, post-copy, a fault...)."""
+        if self.wakeup is not None:
+            self.wakeup.set()
+
+    def advance(self, now: float) -> None:
+        """Bring the counters from ``at`` up to ``now`` (while disks or memory are being
+        copied; they stand still from the switchover on)."""
+        dt, self.at = now - self.at, max(self.at, now)
+        if dt <= 0 or self.phase not in _COPYING:
+            return
+        bw = self.bandwidth
+        disk_left = self.disk_total - self.disk_processed
+        if disk_left > 0:
+            spent = min(dt, disk_left / bw)
+            self.disk_processed = (
+                float(self.disk_total) if spent < dt else self.disk_processed + bw * spent
+            )
+            dt -= spent
+            if dt <= 0:
+                return
+        shrink = bw - self.dirty_rate  # how fast the dirty memory left to send shrinks
+        if shrink > 0 and self.memory_remaining < shrink * dt:
+            to_empty = self.memory_remaining / shrink  # then only new dirt is sent
+            self.memory_processed += bw * to_empty + self.dirty_rate * (dt - to_empty)
+            self.memory_remaining = 0.0
+            return
+        self.memory_processed += bw * dt
+        self.memory_remaining = min(float(self.memory_total), self.memory_remaining - shrink * dt)
+
+    def disks_copied(self) -> bool:
+        """Whether the block copy is over (memory pre-copy follows)."""
+        return self.disk_total - self.disk_processed <= self.bandwidth * SLACK
+
+    def converged(self, max_downtime_ms: int) -> bool:
+        """Whether memory has had its first full pass and what is left fits the downtime."""
+        slack = self.bandwidth * SLACK
+        return (
+            self.disks_copied()
+            and self.memory_processed >= self.memory_total - slack
+            and self.memory_remaining <= self.bandwidth * max_downtime_ms / 1000.0 + slack
+        )
+
+    def seconds_to_boundary(self, max_downtime_ms: int) -> float | None:
+        """Clock seconds from ``at`` until the disks are copied or memory converges (None:
+        memory never converges at this dirty rate)."""
+        bw = self.bandwidth
+        if not self.disks_copied():
+            return max(SLACK, (self.disk_total - self.disk_processed) / bw)
+        first_pass = max(0.0, (self.memory_total - self.memory_processed) / bw)
+        excess = self.memory_remaining - bw * max_downtime_ms / 1000.0
+        if excess <= 0:
+            return max(SLACK, first_pass)
+        shrink = bw - self.dirty_rate
+        if shrink <= 0:
+            return None
+        return max(SLACK, first_pass, excess / shrink)
 
     def stats(self, now: float, completed: bool = False) -> dict[str, Any]:
         """The job as libvirt-python's jobStats() dict.
@@ -99,7 +177,9 @@ def job_stats(dom: virDomain, flags: int) -> dict[str, Any]:
             return dict(stats)
         if rec.job is None:
             return dict(_NONE)
-        return rec.job.stats(world.clock.now())
+        now = world.clock.now()
+        rec.job.advance(now)
+        return rec.job.stats(now)
 
 
 def job_info(dom: virDomain) -> list[int]:
@@ -135,6 +215,7 @@ def abort_job(dom: virDomain) -> int:
         if rec.job is None or rec.job.finished:
             fail_as(host.flavour, "no_job", "virDomainAbortJob() failed")
         rec.job.abort_reason = rec.job.abort_reason or "abort"
+        rec.job.wake()
         world.cond.notify_all()
     return 0
 
@@ -146,7 +227,10 @@ def set_max_downtime(dom: virDomain, downtime: int) -> int:
         fail_as(host.flavour, "no_job", func="virDomainMigrateSetMaxDowntime")
     if not rec.active:
         fail_as(host.flavour, "not_running")
-    rec.max_downtime_ms = int(downtime)
+    with dom.connect().world.lock:
+        rec.max_downtime_ms = int(downtime)
+        if rec.job is not None:
+            rec.job.wake()  # what is left may fit the new downtime already
     return 0
 
 
@@ -174,4 +258,5 @@ def start_post_copy(dom: virDomain) -> int:
         if not rec.job.flags & C.VIR_MIGRATE_POSTCOPY:
             fail_as(host.flavour, "postcopy_flag")
         rec.job.postcopy_requested = True
+        rec.job.wake()
     return 0

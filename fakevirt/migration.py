@@ -17,8 +17,9 @@ from urllib.parse import urlsplit
 
 from fakevirt import actions
 from fakevirt import constants as C
+from fakevirt.clock import wakeup as clock_wakeup
 from fakevirt.errors import RawError, fail, fail_as, fail_raw, make_error
-from fakevirt.jobs import MIB, MigrationJob
+from fakevirt.jobs import MIB, SLACK, MigrationJob
 from fakevirt.model import PORT, Delivery, DomainRecord, Host
 from fakevirt.world import World, uri_hostname
 
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
     from fakevirt.domain import virDomain
 
 _STORAGE = C.VIR_MIGRATE_NON_SHARED_DISK | C.VIR_MIGRATE_NON_SHARED_INC
+DEST_LOST_AFTER = 30.0  # clock seconds a hung destination is waited for, then the copy fails
 
 
 class _Abort(Exception):
@@ -236,11 +238,11 @@ class _Run:
             )
         now = self.world.clock.now()
         if self.dst.status == "hung":
-            self.dst_hung_since = self.dst_hung_since or now
+            self.dst_hung_since = now if self.dst_hung_since is None else self.dst_hung_since
         else:
             self.dst_hung_since = None
         if self.dst.status == "crashed" or (
-            self.dst_hung_since is not None and now - self.dst_hung_since >= 30
+            self.dst_hung_since is not None and now - self.dst_hung_since >= DEST_LOST_AFTER - SLACK
         ):
             raise _Abort(
                 make_error(
@@ -258,38 +260,35 @@ class _Run:
                 )
             )
 
+    def _until_next_look(self, now: float) -> float:
+        """Clock seconds until the copy must look again by itself: the next phase boundary,
+        the moment a hung destination counts as lost, or a minute at most (a migration
+        that never converges still looks now and then)."""
+        timeout = self.job.seconds_to_boundary(self.rec.max_downtime_ms)
+        waits = [60.0 if timeout is None else timeout]
+        if self.dst_hung_since is not None:
+            waits.append(self.dst_hung_since + DEST_LOST_AFTER - now)
+        return max(SLACK, min(waits))
+
     def copy(self) -> None:
-        world, job, step = self.world, self.job, self.world.migration_step
-        while job.disk_processed < job.disk_total:
-            with world.lock:
-                self._check("memory_copy")
-                job.phase = "disk"
-            dt = min(step, (job.disk_total - job.disk_processed) / job.bandwidth)
-            world.clock.sleep(dt)
-            with world.lock:
-                job.disk_processed = min(job.disk_total, job.disk_processed + job.bandwidth * dt)
+        """Block-copy the disks, then pre-copy memory until what is left fits the max
+        downtime or post-copy is asked for.  Between looks the thread waits for the next
+        phase boundary; anything that could change the outcome (abort, post-copy, a new
+        max downtime, a fault, a host's state, the domain stopping) wakes it early."""
+        world, job = self.world, self.job
         while True:
             with world.lock:
+                now = world.clock.now()
+                job.advance(now)
                 self._check("memory_copy")
-                job.phase = "memory"
-                if job.postcopy_requested:
-                    break
-                first_pass_done = job.memory_processed >= job.memory_total
-                if (
-                    first_pass_done
-                    and job.memory_remaining / job.bandwidth <= self.rec.max_downtime_ms / 1000.0
+                job.phase = "memory" if job.disks_copied() else "disk"
+                if job.phase == "memory" and (
+                    job.postcopy_requested or job.converged(self.rec.max_downtime_ms)
                 ):
                     break
-            left = job.memory_remaining / job.bandwidth
-            dt = min(step, left) if left > 0 else step
-            world.clock.sleep(dt)
-            with world.lock:
-                sent = min(job.bandwidth * dt, job.memory_remaining)
-                job.memory_remaining -= sent
-                job.memory_processed += sent
-                job.memory_remaining = min(
-                    float(job.memory_total), job.memory_remaining + job.dirty_rate * dt
-                )
+                timeout = self._until_next_look(now)
+                job.wakeup = wakeup = clock_wakeup(world.clock, world.migration_step)
+            wakeup.wait(timeout)
         out: list[Delivery] = []
         with world.lock:
             self._check("-")

@@ -74,10 +74,11 @@ class World:
     ``event_loop_block`` is how long (real seconds) ``virEventRunDefaultImpl`` waits for
     something to deliver before returning 0. Migration runs at ``migration_bandwidth_mib``
     MiB/s (unless VIR_MIGRATE_PARAM_BANDWIDTH says otherwise) while the guest dirties
-    ``migration_dirty_rate_mib`` MiB/s, progressing in steps of ``migration_step`` clock
-    seconds. A clean shutdown (``virDomainShutdown``) takes ``shutdown_seconds`` of clock
-    time on QEMU-like hosts (a host's own ``shutdown_seconds`` overrides it; the
-    test:///default host shuts down at once, as libvirt's test driver does).
+    ``migration_dirty_rate_mib`` MiB/s; on a clock without ``signal()`` it looks every
+    ``migration_step`` clock seconds (see :mod:`fakevirt.clock`). A clean shutdown
+    (``virDomainShutdown``) takes ``shutdown_seconds`` of clock time on QEMU-like hosts (a
+    host's own ``shutdown_seconds`` overrides it; the test:///default host shuts down at
+    once, as libvirt's test driver does).
     """
 
     def __init__(
@@ -246,6 +247,7 @@ class World:
         elif fault.kind == "host_hang":
             with self.lock:
                 self.host(fault.host or "").status = "hung"
+        self.wake_migrations()
         return FaultHandle(self, fault)
 
     def clear_fault(self, fault_id: int | None) -> bool:
@@ -260,6 +262,7 @@ class World:
                 for d in self._pending:
                     d.due = 0.0
             self.cond.notify_all()
+            self.wake_migrations()
             return fault is not None
 
     def clear_faults(self) -> None:
@@ -271,6 +274,15 @@ class World:
         """The faults still active."""
         with self.lock:
             return list(self._faults.values())
+
+    def wake_migrations(self) -> None:
+        """Make every running migration look again now: a fault or a host's state changed
+        (a migration otherwise sleeps until its next phase boundary)."""
+        with self.lock:
+            for host in self.hosts.values():
+                for rec in host.domains.values():
+                    if rec.job is not None:
+                        rec.job.wake()
 
     def take_fault(
         self,

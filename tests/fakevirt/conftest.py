@@ -40,8 +40,11 @@ class SteppedClock:
         with self._cond:
             assert self._cond.wait_for(lambda: any(d > self._now for d in self._deadlines), timeout)
 
-    def run_until(self, done: threading.Event, step: float = 1.0, timeout: float = 5.0) -> None:
-        """Advance time step by step whenever a thread blocks on the clock, until done."""
+    def run_until(
+        self, done: threading.Event, step: float | None = 1.0, timeout: float = 5.0
+    ) -> None:
+        """Advance time whenever a thread blocks on the clock, until done: by ``step``, or
+        (None) to the earliest deadline a thread waits for."""
         while True:
             with self._cond:
                 assert self._cond.wait_for(
@@ -49,7 +52,10 @@ class SteppedClock:
                 )
                 if done.is_set():
                     return
-                self._now += step
+                if step is None:
+                    self._now = min(d for d in self._deadlines if d > self._now)
+                else:
+                    self._now += step
                 self._cond.notify_all()
 
     def poke(self) -> None:
@@ -62,6 +68,56 @@ class SteppedClock:
         with self._cond:
             self._now += seconds
             self._cond.notify_all()
+
+
+class _SteppedSignal:
+    """A wakeup on a :class:`SignalledClock`: waits like ``sleep`` unless set first."""
+
+    def __init__(self, clock: SignalledClock) -> None:
+        self._clock = clock
+        self._set = False
+        self._deadline: float | None = None
+
+    def set(self) -> None:
+        clock = self._clock
+        with clock._cond:
+            self._set = True
+            self._forget_deadline()  # so the test does not move time for a woken waiter
+            clock._cond.notify_all()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        clock = self._clock
+        with clock._cond:
+            clock.waits.append(timeout)
+            if self._set:
+                return True
+            deadline = clock._now + (timeout if timeout is not None else float("inf"))
+            self._deadline = deadline
+            clock._deadlines.append(deadline)
+            clock._cond.notify_all()
+            clock._cond.wait_for(lambda: self._set or clock._now >= deadline)
+            self._forget_deadline()
+            clock._cond.notify_all()
+            return self._set
+
+    def _forget_deadline(self) -> None:
+        if self._deadline is not None:
+            self._clock._deadlines.remove(self._deadline)
+            self._deadline = None
+
+
+class SignalledClock(SteppedClock):
+    """A :class:`SteppedClock` that also has ``signal()``, as the control plane's clock:
+    fakevirt then waits for what it is waiting for instead of looking every step.
+    ``waits`` lists the timeouts it was asked to wait for."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.waits: list[float | None] = []
+
+    def signal(self) -> _SteppedSignal:
+        """A new wakeup."""
+        return _SteppedSignal(self)
 
 
 def domain_xml(

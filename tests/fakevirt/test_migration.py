@@ -9,7 +9,14 @@ import pytest
 
 import fakevirt as lv
 from fakevirt import storage
-from tests.fakevirt.conftest import DISK, Events, SteppedClock, domain_xml, error_of
+from tests.fakevirt.conftest import (
+    DISK,
+    Events,
+    SignalledClock,
+    SteppedClock,
+    domain_xml,
+    error_of,
+)
 
 P2P = lv.VIR_MIGRATE_LIVE | lv.VIR_MIGRATE_PEER2PEER
 FULL = P2P | lv.VIR_MIGRATE_PERSIST_DEST | lv.VIR_MIGRATE_UNDEFINE_SOURCE
@@ -149,10 +156,20 @@ def _start_migration(
     return done, result
 
 
-@pytest.fixture
-def stepped(world: lv.World) -> SteppedClock:
-    """The world runs on a clock the test advances."""
-    clock = SteppedClock()
+def _shared_and_never_converging(world: lv.World) -> None:
+    """Instances on storage both nodes share; guests dirty memory faster than it is sent."""
+    world.add_shared_storage(
+        "instances", "/var/lib/nova/instances", ["node1", "node2"], fs="cluster"
+    )
+    world.migration_dirty_rate_mib = 1000
+
+
+@pytest.fixture(params=["sleep only", "with signal"])
+def stepped(world: lv.World, request: pytest.FixtureRequest) -> SteppedClock:
+    """The world runs on a clock the test advances: one with only ``sleep`` (a migration
+    looks every ``migration_step``) and one with ``signal()`` too (it waits for its next
+    boundary, woken early by whatever changes)."""
+    clock = SteppedClock() if request.param == "sleep only" else SignalledClock()
     world.clock = clock
     return clock
 
@@ -190,10 +207,7 @@ def test_post_copy_finishes_a_non_converging_migration(
     world: lv.World, conn: lv.virConnect, stepped: SteppedClock
 ) -> None:
     """Dirty rate above bandwidth never converges; post-copy ends it."""
-    world.add_shared_storage(
-        "instances", "/var/lib/nova/instances", ["node1", "node2"], fs="cluster"
-    )
-    world.migration_dirty_rate_mib = 1000
+    _shared_and_never_converging(world)
     dom = running(conn)
     assert error_of(dom.migrateStartPostCopy)[0] == lv.VIR_ERR_OPERATION_INVALID
     done, result = _start_migration(dom, P2P | lv.VIR_MIGRATE_POSTCOPY, {}, stepped)
@@ -209,6 +223,74 @@ def test_post_copy_finishes_a_non_converging_migration(
         lv.VIR_DOMAIN_RUNNING,
         lv.VIR_DOMAIN_RUNNING_POSTCOPY,
     ]
+
+
+def test_hung_destination_is_lost_after_30_seconds(
+    world: lv.World, conn: lv.virConnect, stepped: SteppedClock
+) -> None:
+    """The destination hangs mid-copy: 30 clock seconds later the copy fails and the guest
+    keeps running on the source."""
+    _shared_and_never_converging(world)
+    dom = running(conn)
+    done, result = _start_migration(dom, P2P, {}, stepped)
+    stepped.wait_for_sleeper()
+    world.inject(lv.Fault(kind="host_hang", host="node2"))
+    stepped.run_until(done, world.migration_step)
+    err = result[0]
+    assert isinstance(err, lv.libvirtError)
+    assert str(err) == "operation failed: Lost connection to destination host"
+    assert stepped.now() == pytest.approx(30.0, abs=world.migration_step)
+    assert dom.state()[0] == lv.VIR_DOMAIN_RUNNING
+
+
+def test_a_migration_waits_for_its_boundaries_and_reads_progress_between(
+    world: lv.World, conn: lv.virConnect
+) -> None:
+    """On a clock with ``signal()`` the copy waits once for the disks and once for memory
+    to converge; jobStats in between reads the progress of that moment."""
+    clock = SignalledClock()
+    world.clock = clock
+    dom = running(conn)
+    storage.create_image("node2", DISK, 0)
+    done, result = _start_migration(
+        dom, FULL | lv.VIR_MIGRATE_NON_SHARED_DISK, {lv.VIR_MIGRATE_PARAM_BANDWIDTH: 64}, clock
+    )
+    clock.wait_for_sleeper()
+    clock.advance(0.5)  # halfway through the 64 MiB disk at 64 MiB/s
+    stats = dom.jobStats()
+    assert stats[lv.VIR_DOMAIN_JOB_DISK_PROCESSED] == 32 << 20
+    assert stats[lv.VIR_DOMAIN_JOB_MEMORY_PROCESSED] == 0
+    clock.run_until(done, None)
+    assert result == [0]
+    # 512 MiB at 64 MiB/s while 8 MiB/s is dirtied: the first pass takes 8 s and leaves
+    # 64 MiB, which shrinks at 56 MiB/s until it fits 300 ms at 64 MiB/s.
+    assert clock.waits == [pytest.approx(1.0), pytest.approx(8 + (64 - 19.2) / 56)]
+    completed = lv.open(DST).lookupByName("vm1").jobStats(lv.VIR_DOMAIN_JOB_STATS_COMPLETED)
+    assert completed[lv.VIR_DOMAIN_JOB_TIME_ELAPSED] >= 9800
+
+
+def test_whatever_changes_wakes_a_waiting_migration(world: lv.World, conn: lv.virConnect) -> None:
+    """A fault injected, a new max downtime: the waiting copy looks again at once."""
+    clock = SignalledClock()
+    world.clock = clock
+    _shared_and_never_converging(world)
+    first = running(conn)
+    done, result = _start_migration(first, P2P, {}, clock)
+    clock.wait_for_sleeper()
+    world.inject(lv.Fault(kind="migration_failure", host="node1", phase="memory_copy"))
+    assert done.wait(5)
+    assert isinstance(result[0], lv.libvirtError) and clock.now() == 0
+    world.clear_faults()
+
+    second = running(conn, disk=None, name="vm2")
+    done, result = _start_migration(second, P2P, {}, clock)
+    clock.wait_for_sleeper()
+    clock.advance(2.0)  # past the first pass over its 512 MiB at 256 MiB/s
+    clock.wait_for_sleeper()
+    second.migrateSetMaxDowntime(60_000)  # everything left fits now
+    clock.run_until(done, None)
+    assert result == [0]
+    assert clock.waits == [60.0, 60.0]  # one wait each, both cut short
 
 
 def test_max_downtime(world: lv.World, conn: lv.virConnect) -> None:
