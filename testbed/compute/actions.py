@@ -31,52 +31,71 @@ ERROR = "Error"
 
 _ACTIONS = cast(Table, InstanceAction.__table__)
 _EVENTS = cast(Table, InstanceActionEvent.__table__)
+# The request's action on the instance (the latest, if several), as a scalar subquery:
+# every event statement finds its action by itself, one statement each.
 _ACTION_ID = (
     select(_ACTIONS.c.id)
     .where(
-        _ACTIONS.c.instance_uuid == bindparam("instance_uuid"),
-        _ACTIONS.c.request_id == bindparam("request_id"),
+        _ACTIONS.c.instance_uuid == bindparam("of_instance"),
+        _ACTIONS.c.request_id == bindparam("of_request"),
     )
     .order_by(_ACTIONS.c.id.desc())
     .limit(1)
 )
-_OPEN_EVENT_ID = (
-    select(_EVENTS.c.id)
-    .where(
-        _EVENTS.c.action_id == bindparam("action_id"),
-        _EVENTS.c.event == bindparam("event"),
-        _EVENTS.c.finish_time.is_(None),
+_EVENT_COLUMNS = ("event", "start_time", "finish_time", "result", "host", "details")
+_INSERT_EVENT = (
+    insert(_EVENTS)
+    .from_select(
+        ["action_id", *_EVENT_COLUMNS],
+        _ACTION_ID.with_only_columns(
+            _ACTIONS.c.id,
+            *(bindparam(f"new_{c}", type_=_EVENTS.c[c].type) for c in _EVENT_COLUMNS),
+        ),
     )
-    .order_by(_EVENTS.c.id.desc())
-    .limit(1)
+    .execution_options(preserve_rowcount=True)  # 0 rows: the request recorded no action
 )
-_INSERT_EVENT = insert(_EVENTS)
 _FINISH_EVENT = (
     update(_EVENTS)
-    .where(_EVENTS.c.id == bindparam("event_id"))
+    .where(
+        _EVENTS.c.action_id == _ACTION_ID.scalar_subquery(),
+        _EVENTS.c.event == bindparam("new_event"),
+        _EVENTS.c.finish_time.is_(None),
+    )
     .values(
         finish_time=bindparam("new_finish_time"),
         result=bindparam("new_result"),
         details=bindparam("new_details"),
     )
 )
+# Nova moves the action's updated_at with each finished event and marks it Error when one
+# fails.  (Matching the request rather than the latest action: MySQL cannot update a table
+# it reads in a subquery.  A request records one action per instance.)
 _FINISH_ACTION = (
     update(_ACTIONS)
-    .where(_ACTIONS.c.id == bindparam("action_id"))
+    .where(
+        _ACTIONS.c.instance_uuid == bindparam("of_instance"),
+        _ACTIONS.c.request_id == bindparam("of_request"),
+    )
     .values(finish_time=bindparam("now"), updated_at=bindparam("now"))
 )
 _FAIL_ACTION = _FINISH_ACTION.values(message=ERROR)
 
 
-def _action_id(session: Session, instance_uuid: str, request_id: str) -> tuple[Connection, Any]:
-    """The session's connection and the id of the request's action on the instance (the
-    latest, if several), or None."""
-    session.flush()  # an action added in this transaction must be found
-    connection = session.connection()
-    found = connection.execute(
-        _ACTION_ID, {"instance_uuid": instance_uuid, "request_id": request_id}
-    ).scalar()
-    return connection, found
+def _connection(session: Session) -> Connection:
+    """The session's connection, with its pending objects written (an action added in
+    this transaction must be found)."""
+    session.flush()
+    return session.connection()
+
+
+def _insert_event(
+    connection: Connection, instance_uuid: str, request_id: str, event: str, **values: Any
+) -> bool:
+    """Add an event to the request's action; False when the request recorded none."""
+    row = {f"new_{c}": values.get(c) for c in _EVENT_COLUMNS}
+    row["new_event"] = event
+    params = {"of_instance": instance_uuid, "of_request": request_id, **row}
+    return connection.execute(_INSERT_EVENT, params).rowcount > 0
 
 
 def start_event(
@@ -89,13 +108,11 @@ def start_event(
     host: str | None,
 ) -> None:
     """Open an event of the action the request recorded (skipped if there is none)."""
-    connection, action_id = _action_id(session, instance_uuid, request_id)
-    if action_id is None:
+    if not _insert_event(
+        _connection(session), instance_uuid, request_id, event, start_time=now, host=host
+    ):
         LOG.debug("no action for %s in %s; event %s not recorded", instance_uuid, request_id, event)
         return
-    connection.execute(
-        _INSERT_EVENT, {"action_id": action_id, "event": event, "start_time": now, "host": host}
-    )
     Store.of(session).trace_write("INSERT", "instance_action_events")
 
 
@@ -111,32 +128,36 @@ def finish_event(
     details: str | None = None,
 ) -> None:
     """Close the open event (or record a finished one if it was never opened)."""
-    connection, action_id = _action_id(session, instance_uuid, request_id)
-    if action_id is None:
-        return
+    connection = _connection(session)
     store = Store.of(session)
-    event_id = connection.execute(_OPEN_EVENT_ID, {"action_id": action_id, "event": event}).scalar()
-    finished = {"finish_time": now, "result": result, "details": details}
-    if event_id is None:
-        connection.execute(
-            _INSERT_EVENT,
-            {"action_id": action_id, "event": event, "start_time": now, "host": host, **finished},
-        )
+    keys = {"of_instance": instance_uuid, "of_request": request_id}
+    closed = connection.execute(
+        _FINISH_EVENT,
+        {
+            **keys,
+            "new_event": event,
+            "new_finish_time": now,
+            "new_result": result,
+            "new_details": details,
+        },
+    ).rowcount
+    if closed:
+        store.trace_write("UPDATE", "instance_action_events")
+    elif _insert_event(
+        connection,
+        instance_uuid,
+        request_id,
+        event,
+        start_time=now,
+        finish_time=now,
+        result=result,
+        host=host,
+        details=details,
+    ):
         store.trace_write("INSERT", "instance_action_events")
     else:
-        connection.execute(
-            _FINISH_EVENT,
-            {
-                "event_id": event_id,
-                "new_finish_time": now,
-                "new_result": result,
-                "new_details": details,
-            },
-        )
-        store.trace_write("UPDATE", "instance_action_events")
-    connection.execute(
-        _FAIL_ACTION if result == ERROR else _FINISH_ACTION, {"action_id": action_id, "now": now}
-    )
+        return  # the request recorded no action
+    connection.execute(_FAIL_ACTION if result == ERROR else _FINISH_ACTION, {**keys, "now": now})
     store.trace_write("UPDATE", "instance_actions", instance_uuid=instance_uuid)
 
 

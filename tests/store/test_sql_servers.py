@@ -1,5 +1,6 @@
 """The store on real SQL servers (PostgreSQL, MariaDB): the models, JSON columns, clock
-timestamps, constraints, and conditional updates racing from two threads."""
+timestamps, constraints, conditional updates racing from two threads, and the single
+statements that record instance action events."""
 
 from __future__ import annotations
 
@@ -11,7 +12,18 @@ import pytest
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
-from testbed.compute.models import Allocation, ComputeNode, Flavor, Instance, Service
+from testbed.compute.actions import ERROR, SUCCESS, finish_event, start_event
+from testbed.compute.api import record_action
+from testbed.compute.models import (
+    Allocation,
+    ComputeNode,
+    Flavor,
+    Instance,
+    InstanceAction,
+    InstanceActionEvent,
+    Service,
+)
+from testbed.context import RequestContext
 from testbed.store.db import Store
 from testbed.store.migrate import pending_changes
 
@@ -176,3 +188,33 @@ def test_racing_conditional_updates_have_exactly_one_winner(store: Store):
 
 def test_the_created_schema_matches_the_models(database: str):
     assert pending_changes(database) == []
+
+
+def test_action_events_open_close_and_fail_their_action(store: Store):
+    uuid_ = new_instance(store, vm_state="active")
+    ctx = RequestContext(user_id="u1", project_id="p1", request_id="req-" + uuid_[:8])
+    with store.session() as s:
+        record_action(s, ctx, uuid_, "live-migration", NOW)
+        start_event(s, uuid_, ctx.request_id, "compute_a", now=NOW, host="h1")
+    with store.session() as s:
+        finish_event(s, uuid_, ctx.request_id, "compute_a", now=NOW + 1, result=SUCCESS)
+        finish_event(s, uuid_, ctx.request_id, "compute_b", now=NOW + 2, result=ERROR, host="h2")
+        start_event(s, uuid_, "req-unknown", "compute_c", now=NOW, host="h1")  # no action
+    with store.session() as s:
+        action = s.scalars(
+            select(InstanceAction).where(InstanceAction.instance_uuid == uuid_)
+        ).one()
+        events = s.scalars(
+            select(InstanceActionEvent)
+            .where(InstanceActionEvent.action_id == action.id)
+            .order_by(InstanceActionEvent.id)
+        ).all()
+    assert (action.message, action.finish_time) == ("Error", pytest.approx(NOW + 2))
+    assert [(e.event, e.host, e.result) for e in events] == [
+        ("compute_a", "h1", "Success"),
+        ("compute_b", "h2", "Error"),
+    ]
+    assert [(e.start_time, e.finish_time) for e in events] == [
+        (pytest.approx(NOW), pytest.approx(NOW + 1)),
+        (pytest.approx(NOW + 2), pytest.approx(NOW + 2)),
+    ]
