@@ -227,9 +227,15 @@ class PowerSync:
 
     def handle_lifecycle_event(self, uuid: str, vm_power_state: int) -> None:
         """A lifecycle event: sync when the guest is still in the state it announced
-        (a late event does not describe the guest any more: ignored, as in Nova)."""
+        (a late event does not describe the guest any more: ignored, as in Nova).  The
+        first look takes no lock, as Nova's takes none: an event about an instance a task
+        is moving (a migration holds its lock throughout) is skipped at once instead of
+        waiting for the task to end."""
         ctx = RequestContext.admin()
         with service_scope(f"compute:{self.host}", ctx):
+            inst = self.manager.records.load(uuid)
+            if inst is None or self._nothing_to_sync(inst, vm_power_state):
+                return
             with self.manager.locks.hold(uuid):
                 inst = self.manager.records.load(uuid)
                 if inst is None or self._nothing_to_sync(inst, vm_power_state):
