@@ -15,9 +15,9 @@ import re
 import secrets
 import string
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import Row, Table, bindparam, select
 from sqlalchemy.orm import Session
 
 from testbed.compute import api_quota
@@ -36,7 +36,7 @@ from testbed.service import Runtime
 from testbed.store.base import new_uuid
 from testbed.volume.rpcapi import VolumeAPI
 
-__all__ = ["BuildRequest", "BuildResult", "ServerBuilder", "flavor_snapshot"]
+__all__ = ["BuildRequest", "BuildResult", "ServerBuilder", "flavor_row", "flavor_snapshot"]
 
 GIB = 1024**3
 
@@ -72,8 +72,40 @@ class BuildResult:
     admin_password: str
 
 
-def flavor_snapshot(flavor: Flavor) -> dict[str, Any]:
-    """The flavor as an instance keeps it."""
+_COMPUTES = select(Service.id).where(Service.binary == COMPUTE_BINARY).limit(1)
+_ZONE_OPEN = _COMPUTES.where(
+    Service.availability_zone == bindparam("zone"), Service.disabled.is_(False)
+)
+_HOST_KNOWN = _COMPUTES.where(Service.host == bindparam("host"))
+_FLAVORS = cast(Table, Flavor.__table__)
+# What a create needs of the flavor (the snapshot, and whether the caller may use it).
+_FLAVOR = select(
+    *(
+        _FLAVORS.c[name]
+        for name in (
+            "flavorid",
+            "name",
+            "vcpus",
+            "memory_mb",
+            "root_gb",
+            "ephemeral_gb",
+            "swap",
+            "extra_specs",
+            "is_public",
+            "disabled",
+        )
+    )
+).where(_FLAVORS.c.flavorid == bindparam("flavorid"))
+
+
+def flavor_row(session: Session, flavor_id: str) -> Row[Any] | None:
+    """The flavor whose API id is ``flavor_id``: the columns of its snapshot, with
+    ``is_public`` and ``disabled`` (None if there is none)."""
+    return session.connection().execute(_FLAVOR, {"flavorid": flavor_id}).first()
+
+
+def flavor_snapshot(flavor: Flavor | Row[Any]) -> dict[str, Any]:
+    """The flavor as an instance keeps it (from the model or a row of its columns)."""
     return {
         "id": flavor.flavorid,
         "name": flavor.name,
@@ -225,21 +257,15 @@ class ServerBuilder:
             raise Forbidden(
                 "Policy doesn't allow os_compute_api:servers:create:forced_host to be performed."
             )
-        computes = select(Service.id).where(Service.binary == COMPUTE_BINARY).limit(1)
-        if zone is not None and (
-            session.scalar(
-                computes.where(Service.availability_zone == zone, Service.disabled.is_(False))
-            )
-            is None
-        ):
+        if zone is not None and session.scalar(_ZONE_OPEN, {"zone": zone}) is None:
             raise BadRequest("The requested availability zone is not available")
-        if host and session.scalar(computes.where(Service.host == host)) is None:
+        if host and session.scalar(_HOST_KNOWN, {"host": host}) is None:
             raise BadRequest(f"Compute host {host} could not be found.")
         return _Placement(zone, [host] if host else [], [node] if node else [])
 
     def _flavor(self, session: Session, ctx: RequestContext, ref: str) -> dict[str, Any]:
         flavor_id = _last_segment(ref)
-        flavor = session.scalars(select(Flavor).where(Flavor.flavorid == flavor_id)).first()
+        flavor = flavor_row(session, flavor_id)
         hidden = flavor is not None and not flavor.is_public and not ctx.is_admin
         if flavor is None or flavor.disabled or hidden:
             raise BadRequest(f"Flavor {flavor_id} could not be found.")

@@ -6,9 +6,9 @@ reservations; so does this module.  ``-1`` is unlimited.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import Table, bindparam, delete, func, select
 from sqlalchemy.orm import Session
 
 from testbed.compute.models import Instance, Quota, ServerGroup, ServerGroupMember
@@ -61,12 +61,26 @@ def default_limits(config: Config) -> dict[str, int]:
     }
 
 
+# Every create reads both (statements built once, executed on the session's connection).
+_QUOTAS = cast(Table, Quota.__table__)
+_INSTANCES = cast(Table, Instance.__table__)
+_OVERRIDES = select(_QUOTAS.c.resource, _QUOTAS.c.hard_limit).where(
+    _QUOTAS.c.project_id == bindparam("project_id")
+)
+_INSTANCE_USAGE = select(
+    func.count(),
+    func.coalesce(func.sum(_INSTANCES.c.vcpus), 0),
+    func.coalesce(func.sum(_INSTANCES.c.memory_mb), 0),
+).where(_INSTANCES.c.project_id == bindparam("project_id"), _INSTANCES.c.deleted.is_(False))
+
+
 def project_limits(session: Session, config: Config, project_id: str) -> dict[str, int]:
     """A project's limits: defaults with its overrides."""
     limits = default_limits(config)
-    for row in session.scalars(select(Quota).where(Quota.project_id == project_id)):
-        if row.resource in limits:
-            limits[row.resource] = row.hard_limit
+    overrides = session.connection().execute(_OVERRIDES, {"project_id": project_id})
+    for resource, hard_limit in overrides:
+        if resource in limits:
+            limits[resource] = hard_limit
     return limits
 
 
@@ -99,13 +113,9 @@ def usages(session: Session, project_id: str) -> dict[str, int]:
 
 def instance_usages(session: Session, project_id: str) -> dict[str, int]:
     """What a project's live instances use: instances, cores, ram."""
-    count, cores, ram = session.execute(
-        select(
-            func.count(),
-            func.coalesce(func.sum(Instance.vcpus), 0),
-            func.coalesce(func.sum(Instance.memory_mb), 0),
-        ).where(Instance.project_id == project_id, Instance.deleted.is_(False))
-    ).one()
+    count, cores, ram = (
+        session.connection().execute(_INSTANCE_USAGE, {"project_id": project_id}).one()
+    )
     return {"instances": int(count), "cores": int(cores), "ram": int(ram)}
 
 

@@ -19,11 +19,11 @@ from sqlalchemy.orm import Session
 
 from testbed.compute import states
 from testbed.compute.api import instance_not_found, record_action
-from testbed.compute.api_create import flavor_snapshot
+from testbed.compute.api_create import flavor_row, flavor_snapshot
 from testbed.compute.api_hosts import compute_service
 from testbed.compute.api_states import check_state
 from testbed.compute.migrate_rpcapi import MigrationComputeAPI
-from testbed.compute.models import BlockDeviceMapping, Flavor, Instance, Migration
+from testbed.compute.models import BlockDeviceMapping, Instance, Migration
 from testbed.compute.states import task_states
 from testbed.conductor.migrate_rpcapi import MigrationConductorAPI
 from testbed.context import RequestContext
@@ -196,7 +196,7 @@ class MigrationOperations:
         session: Session, ctx: RequestContext, ref: str, current: dict[str, Any]
     ) -> dict[str, Any]:
         flavor_id = ref.rstrip("/").rsplit("/", 1)[-1]
-        row = session.scalars(select(Flavor).where(Flavor.flavorid == flavor_id)).first()
+        row = flavor_row(session, flavor_id)
         if row is None or row.disabled or (not row.is_public and not ctx.is_admin):
             raise BadRequest("Unable to locate requested flavor.")
         if row.flavorid == str(current.get("id")):
