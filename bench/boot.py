@@ -5,8 +5,8 @@
 
 Prints servers/s from the first POST /servers to every server ACTIVE, and deletes/s
 from the first DELETE to every server gone, each with the SQL statements and commits per
-server (a figure that does not depend on how busy the machine is).  Figures only: nothing
-is asserted.
+server (figures that do not depend on how busy the machine is), and the CPU time and
+thread switches per server.  Figures only: nothing is asserted.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import logging
+import resource
 import sys
 import time
 from collections.abc import Iterator
@@ -79,22 +80,35 @@ def session_for(cloud: Cloud) -> tuple[requests.Session, str]:
     return http, f"{IN_PROCESS_URL}/compute/v2.1"
 
 
-class StoreWork:
-    """SQL statements and commits the cloud's store runs (all services together)."""
+class Work:
+    """What the cloud did during a block: its store's SQL statements and commits, and
+    the process's CPU time and voluntary thread switches (every thread, the client's
+    too).  The counts do not depend on how busy the machine is; CPU time depends less on
+    it than the rates do."""
 
     def __init__(self) -> None:
         self.statements = 0
         self.commits = 0
+        self.cpu_seconds = 0.0
+        self.switches = 0
 
     def per(self, n: int) -> str:
-        """``"<statements> statements, <commits> commits"`` per one of ``n`` operations."""
-        return f"{self.statements / n:.1f} statements, {self.commits / n:.1f} commits"
+        """The figures per one of ``n`` operations, as text."""
+        return (
+            f"{self.statements / n:.1f} statements, {self.commits / n:.1f} commits, "
+            f"{self.cpu_seconds / n * 1000:.1f} ms CPU, {self.switches / n:.0f} thread switches"
+        )
+
+
+def _cpu_and_switches() -> tuple[float, int]:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime, usage.ru_nvcsw
 
 
 @contextlib.contextmanager
-def store_work(cloud: Cloud) -> Iterator[StoreWork]:
-    """Count the statements and commits of the store during the block."""
-    work = StoreWork()
+def work_done(cloud: Cloud) -> Iterator[Work]:
+    """Count the work of the block (see :class:`Work`)."""
+    work = Work()
     engine = cloud.runtime.store.engine
 
     def statement(*_args: Any) -> None:
@@ -105,9 +119,12 @@ def store_work(cloud: Cloud) -> Iterator[StoreWork]:
 
     event.listen(engine, "before_cursor_execute", statement)
     event.listen(engine, "commit", commit)
+    cpu, switches = _cpu_and_switches()
     try:
         yield work
     finally:
+        cpu_after, switches_after = _cpu_and_switches()
+        work.cpu_seconds, work.switches = cpu_after - cpu, switches_after - switches
         event.remove(engine, "before_cursor_execute", statement)
         event.remove(engine, "commit", commit)
 
@@ -145,14 +162,14 @@ def run(n: int, hosts: int) -> None:
     try:
         http, compute = session_for(cloud)
         started = time.perf_counter()
-        with store_work(cloud) as boot_work:
+        with work_done(cloud) as boot_work:
             ids = post_servers(http, compute, n, "b")
             cloud.settle(timeout=600)
         booted = time.perf_counter() - started
         servers = http.get(f"{compute}/servers/detail", params={"limit": n + 10}).json()
         active = sum(1 for s in servers["servers"] if s["status"] == "ACTIVE")
         started = time.perf_counter()
-        with store_work(cloud) as delete_work:
+        with work_done(cloud) as delete_work:
             for sid in ids:
                 http.delete(f"{compute}/servers/{sid}")
             cloud.settle(timeout=600)

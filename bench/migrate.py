@@ -8,8 +8,8 @@ one is in VERIFY_RESIZE, then confirmResize for each until every one is ACTIVE: 
 migration = both) and live migrations/s (POST os-migrateLive for each until every one is
 ACTIVE on its new host, block migration between hosts without shared storage).  The
 simulated durations (boot, memory and disk copy on fakevirt's migration model) run on the
-cloud's clock, which jumps ahead instantly.  Each rate comes with the SQL statements and
-commits per migration.  Figures only: nothing is asserted.
+cloud's clock, which jumps ahead instantly.  Each rate comes with the SQL statements,
+commits, CPU time and thread switches per migration.  Figures only: nothing is asserted.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from boot import post_servers, session_for, store_work, topology
+from boot import post_servers, session_for, topology, work_done
 
 from testbed.cloud import Cloud
 
@@ -52,7 +52,7 @@ def run(n: int, hosts: int) -> None:
         before = {sid: s["OS-EXT-SRV-ATTR:host"] for sid, s in _statuses(http, compute, n).items()}
 
         started = time.perf_counter()
-        with store_work(cloud) as cold_work:
+        with work_done(cloud) as cold_work:
             _post_all(http, compute, ids, {"migrate": None}, 202)
             cloud.settle(timeout=600)
             _post_all(http, compute, ids, {"confirmResize": None}, 204)
@@ -67,7 +67,7 @@ def run(n: int, hosts: int) -> None:
 
         before = {sid: s["OS-EXT-SRV-ATTR:host"] for sid, s in servers.items()}
         started = time.perf_counter()
-        with store_work(cloud) as live_work:
+        with work_done(cloud) as live_work:
             _post_all(
                 http,
                 compute,
