@@ -23,9 +23,14 @@ from typing import Any
 
 from testbed.compute.actions import ERROR, SUCCESS, fault_message
 from testbed.compute.migrate_base import MoveHandlerBase, quietly
-from testbed.compute.migrate_records import record_events
 from testbed.compute.migrate_rpcapi import MigrationComputeAPI
-from testbed.compute.records import Event, fault_from, instance_bdms, read_instance
+from testbed.compute.records import (
+    Event,
+    fault_from,
+    instance_bdms,
+    read_instance,
+    record_events,
+)
 from testbed.context import RequestContext
 from testbed.virt.libvirt.migration import LiveMigrationAborted
 

@@ -30,9 +30,8 @@ from typing import Any, cast
 from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
-from testbed.compute import actions
 from testbed.compute.models import Allocation, ComputeNode, Instance, Migration
-from testbed.compute.records import Event
+from testbed.compute.records import Event, record_events
 from testbed.context import RequestContext
 from testbed.scheduler import claims
 from testbed.service import Runtime
@@ -48,7 +47,6 @@ __all__ = [
     "hand_over_allocations",
     "insert_migration",
     "migration_payload",
-    "record_events",
 ]
 
 #: The progress counters of a live migration (bytes), as servers/{id}/migrations shows.
@@ -161,35 +159,6 @@ def insert_migration(session: Session, now: float, **values: Any) -> tuple[int, 
     Store.of(session).trace_write("INSERT", "migrations", instance_uuid=row.get("instance_uuid"))
     key = result.inserted_primary_key
     return int(key[0]) if key is not None else 0, str(row["uuid"])
-
-
-def record_events(
-    session: Session,
-    ctx: RequestContext,
-    instance_uuid: str,
-    events: tuple[Event, ...],
-    *,
-    now: float,
-    host: str | None,
-) -> None:
-    """Record action events of the request's action on the instance in this transaction
-    (as :meth:`~testbed.compute.records.InstanceRecords.record_event` does in its own)."""
-    for event in events:
-        if event.result is None:
-            actions.start_event(
-                session, instance_uuid, ctx.request_id, event.name, now=now, host=host
-            )
-        else:
-            actions.finish_event(
-                session,
-                instance_uuid,
-                ctx.request_id,
-                event.name,
-                now=now,
-                result=event.result,
-                host=host,
-                details=event.details,
-            )
 
 
 def _write(session: Session, row: dict[str, Any], changes: dict[str, Any], now: float) -> None:

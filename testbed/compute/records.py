@@ -44,6 +44,7 @@ __all__ = [
     "instance_bdms",
     "instance_payload",
     "read_instance",
+    "record_events",
 ]
 
 LOG = logging.getLogger(__name__)
@@ -129,6 +130,35 @@ class Event:
     details: str | None = None
 
 
+def record_events(
+    session: Session,
+    ctx: RequestContext,
+    instance_uuid: str,
+    events: tuple[Event, ...],
+    *,
+    now: float,
+    host: str | None,
+) -> None:
+    """Open or close action events of the request's action on the instance, in the
+    caller's transaction."""
+    for event in events:
+        if event.result is None:
+            actions.start_event(
+                session, instance_uuid, ctx.request_id, event.name, now=now, host=host
+            )
+        else:
+            actions.finish_event(
+                session,
+                instance_uuid,
+                ctx.request_id,
+                event.name,
+                now=now,
+                result=event.result,
+                host=host,
+                details=event.details,
+            )
+
+
 @dataclass(frozen=True)
 class Fault:
     """An instance fault to record."""
@@ -207,8 +237,7 @@ class InstanceRecords:
                         host=self.host,
                         tracer=runtime.tracer,
                     )
-                for event in events:
-                    self._record_event(session, ctx, uuid, event, now)
+                record_events(session, ctx, uuid, events, now=now, host=self.host)
                 if release_allocations:
                     claims.release(session, uuid, tracer=runtime.tracer)
                 if purge:
@@ -232,7 +261,9 @@ class InstanceRecords:
     def record_event(self, ctx: RequestContext, uuid: str, event: Event) -> None:
         """Record an action event without touching the instance."""
         with self.runtime.store.session() as session:
-            self._record_event(session, ctx, uuid, event, self.runtime.clock.now())
+            record_events(
+                session, ctx, uuid, (event,), now=self.runtime.clock.now(), host=self.host
+            )
 
     # -- block devices --------------------------------------------------------------------
     def block_device_mappings(self, uuid: str) -> list[dict[str, Any]]:
@@ -265,23 +296,6 @@ class InstanceRecords:
         if expect_task_state is not None and inst["task_state"] not in expect_task_state:
             return f"task_state is {inst['task_state']}, expected one of {list(expect_task_state)}"
         return None
-
-    def _record_event(
-        self, session: Any, ctx: RequestContext, uuid: str, event: Event, now: float
-    ) -> None:
-        if event.result is None:
-            actions.start_event(session, uuid, ctx.request_id, event.name, now=now, host=self.host)
-        else:
-            actions.finish_event(
-                session,
-                uuid,
-                ctx.request_id,
-                event.name,
-                now=now,
-                result=event.result,
-                host=self.host,
-                details=event.details,
-            )
 
     def _refused(self, ctx: RequestContext, uuid: str, reason: str) -> None:
         LOG.info("compute %s: instance %s: step refused: %s", self.host, uuid, reason)

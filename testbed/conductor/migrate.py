@@ -28,11 +28,10 @@ from testbed.compute.migrate_records import (
     MigrationRecords,
     hand_over_allocations,
     insert_migration,
-    record_events,
 )
 from testbed.compute.migrate_rpcapi import MigrationComputeAPI
 from testbed.compute.models import BlockDeviceMapping, ComputeNode, Service
-from testbed.compute.records import Event, Fault, InstanceRecords, read_instance
+from testbed.compute.records import Event, Fault, InstanceRecords, read_instance, record_events
 from testbed.context import RequestContext
 from testbed.exceptions import BadRequest, CloudError, NoValidHost
 from testbed.scheduler import claims
