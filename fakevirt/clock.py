@@ -65,6 +65,10 @@ class InstantClock:
         """Same as :meth:`sleep`; reads better in tests."""
         self.sleep(seconds)
 
+    def signal(self) -> Wakeup:
+        """A wakeup whose wait lets its whole timeout pass at once (unless already set)."""
+        return _InstantWakeup(self)
+
 
 class _InstantWakeup:
     """A wakeup on an :class:`InstantClock`: waiting lets the whole timeout pass at once."""
@@ -107,8 +111,6 @@ def wakeup(clock: Clock, step: float) -> Wakeup:
     """Something to wait on for up to a timeout that another thread can cut short with
     ``set()``: the clock's ``signal()`` if it has one, else one that looks every ``step``
     clock seconds."""
-    if isinstance(clock, InstantClock):
-        return _InstantWakeup(clock)
     signal = getattr(clock, "signal", None)
     if signal is not None:
         found: Wakeup = signal()

@@ -48,12 +48,11 @@ class MigrationJob:
     abort_reason: str | None = None
     finished: bool = False
     downtime_ms: int = 0
-    at: float | None = None  # the clock time the counters describe (``started`` at first)
+    at: float = field(init=False)  # the clock time the counters describe
     wakeup: Wakeup | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
-        if self.at is None:
-            self.at = self.started
+        self.at = self.started
 
     def wake(self) -> None:
         """Make the migration's thread look again now (abort, post-copy, a fault...)."""
@@ -63,8 +62,7 @@ class MigrationJob:
     def advance(self, now: float) -> None:
         """Bring the counters from ``at`` up to ``now`` (while disks or memory are being
         copied; they stand still from the switchover on)."""
-        last = self.started if self.at is None else self.at
-        dt, self.at = now - last, max(last, now)
+        dt, self.at = now - self.at, max(self.at, now)
         if dt <= 0 or self.phase not in _COPYING:
             return
         bw = self.bandwidth
