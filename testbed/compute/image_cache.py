@@ -40,8 +40,3 @@ class ImageCache:
         with self._lock:
             self._held.add(image_id)
         return image
-
-    def holds(self, image_id: str) -> bool:
-        """Whether the host has fetched the image."""
-        with self._lock:
-            return image_id in self._held
