@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from sqlalchemy import Float, create_engine, event, inspect
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
@@ -45,8 +45,17 @@ class Store:
         self._tracer = tracer
         self.engine = self._make_engine(url)
         self._lock: contextlib.AbstractContextManager[Any]
-        self._lock = threading.RLock() if url.startswith("sqlite") else contextlib.nullcontext()
-        self._sessions = sessionmaker(self.engine, expire_on_commit=False, info={"store": self})
+        # SQLite allows one writer at a time, so its sessions take turns under one lock, on
+        # one connection held for the store's life: checking a connection out of the pool
+        # and back in (with its reset) cost more than a short transaction itself.
+        self._connection: Connection | None = None
+        bind: Engine | Connection = self.engine
+        if url.startswith("sqlite"):
+            self._lock = threading.RLock()
+            self._connection = bind = self.engine.connect()
+        else:
+            self._lock = contextlib.nullcontext()
+        self._sessions = sessionmaker(bind, expire_on_commit=False, info={"store": self})
         event.listen(self._sessions, "before_flush", self._before_flush)
 
     @staticmethod
@@ -116,6 +125,8 @@ class Store:
         """Release every connection (on SQLite, once no session is open: a worker thread
         still finishing a transaction must not see its connection closed under it)."""
         with self._lock:
+            if self._connection is not None:
+                self._connection.close()
             self.engine.dispose()
 
     # -- trace and timestamps -------------------------------------------------------------
