@@ -4,7 +4,8 @@ The api records an :class:`InstanceAction` per request (``create``, ``stop``...)
 service that works on it adds :class:`InstanceActionEvent` rows (``compute_stop_instance``,
 ``conductor_schedule_and_build_instances``) with a result of ``Success`` or ``Error``.  As
 in Nova, a failed event marks its action's ``message`` ``Error``.  These helpers take an
-open session so callers can record events in the same transaction as the state change.
+open transaction (a session or a Core connection) so callers can record events in the
+same transaction as the state change.
 Every step of every task records events, so they write with Core statements (traced as
 a flush would trace them).
 """
@@ -15,10 +16,9 @@ import logging
 from typing import Any, cast
 
 from sqlalchemy import Connection, Table, bindparam, insert, select, update
-from sqlalchemy.orm import Session
 
 from testbed.compute.models import InstanceAction, InstanceActionEvent, InstanceFault
-from testbed.store.db import Store
+from testbed.store.db import Store, Transaction, core
 from testbed.trace import Tracer
 
 __all__ = ["ERROR", "SUCCESS", "add_fault", "fault_message", "finish_event", "start_event"]
@@ -79,13 +79,7 @@ _FINISH_ACTION = (
     .values(finish_time=bindparam("now"), updated_at=bindparam("now"))
 )
 _FAIL_ACTION = _FINISH_ACTION.values(message=ERROR)
-
-
-def _connection(session: Session) -> Connection:
-    """The session's connection, with its pending objects written (an action added in
-    this transaction must be found)."""
-    session.flush()
-    return session.connection()
+_INSERT_FAULT = insert(cast(Table, InstanceFault.__table__))
 
 
 def _insert_event(
@@ -99,7 +93,7 @@ def _insert_event(
 
 
 def start_event(
-    session: Session,
+    tx: Transaction,
     instance_uuid: str,
     request_id: str,
     event: str,
@@ -108,16 +102,14 @@ def start_event(
     host: str | None,
 ) -> None:
     """Open an event of the action the request recorded (skipped if there is none)."""
-    if not _insert_event(
-        _connection(session), instance_uuid, request_id, event, start_time=now, host=host
-    ):
+    if not _insert_event(core(tx), instance_uuid, request_id, event, start_time=now, host=host):
         LOG.debug("no action for %s in %s; event %s not recorded", instance_uuid, request_id, event)
         return
-    Store.of(session).trace_write("INSERT", "instance_action_events")
+    Store.of(tx).trace_write("INSERT", "instance_action_events")
 
 
 def finish_event(
-    session: Session,
+    tx: Transaction,
     instance_uuid: str,
     request_id: str,
     event: str,
@@ -128,8 +120,8 @@ def finish_event(
     details: str | None = None,
 ) -> None:
     """Close the open event (or record a finished one if it was never opened)."""
-    connection = _connection(session)
-    store = Store.of(session)
+    connection = core(tx)
+    store = Store.of(tx)
     keys = {"of_instance": instance_uuid, "of_request": request_id}
     closed = connection.execute(
         _FINISH_EVENT,
@@ -168,7 +160,7 @@ def fault_message(exc: BaseException) -> str:
 
 
 def add_fault(
-    session: Session,
+    tx: Transaction,
     instance_uuid: str,
     *,
     message: str,
@@ -179,16 +171,18 @@ def add_fault(
     tracer: Tracer | None = None,
 ) -> None:
     """Record why an instance failed (the server's ``fault``)."""
-    session.add(
-        InstanceFault(
-            instance_uuid=instance_uuid,
-            code=code,
-            message=message[:255],
-            details=details,
-            host=host,
-            created_at=now,
-        )
+    core(tx).execute(
+        _INSERT_FAULT,
+        {
+            "instance_uuid": instance_uuid,
+            "code": code,
+            "message": message[:255],
+            "details": details,
+            "host": host,
+            "created_at": now,
+        },
     )
+    Store.of(tx).trace_write("INSERT", "instance_faults", instance_uuid=instance_uuid)
     if tracer is not None:
         tracer.record_here(
             "fault",

@@ -14,9 +14,9 @@ instance has no host (it never got scheduled) or its host's compute service is d
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import delete, select
+from sqlalchemy import Table, delete, insert, select
 from sqlalchemy.orm import Session
 
 from testbed.compute import states
@@ -36,6 +36,7 @@ from testbed.exceptions import BadRequest, CloudError, Conflict, NotFound
 from testbed.network.rpcapi import NetworkAPI
 from testbed.service import Runtime
 from testbed.store.base import new_uuid
+from testbed.store.db import Store, Transaction, core
 from testbed.volume.rpcapi import VolumeAPI
 
 __all__ = ["InstanceOperations", "instance_not_found", "record_action"]
@@ -48,21 +49,28 @@ def instance_not_found(uuid: str) -> NotFound:
     return NotFound(f"Instance {uuid} could not be found.")
 
 
+_INSERT_ACTION = insert(cast(Table, InstanceAction.__table__))
+
+
 def record_action(
-    session: Session, ctx: RequestContext, instance_uuid: str, action: str, now: float
-) -> InstanceAction:
-    """Start an instance action (os-instance-actions) for this request."""
-    row = InstanceAction(
-        instance_uuid=instance_uuid,
-        request_id=ctx.request_id,
-        action=action,
-        project_id=ctx.project_id,
-        user_id=ctx.user_id,
-        start_time=now,
-        updated_at=now,
+    tx: Transaction, ctx: RequestContext, instance_uuid: str, action: str, now: float
+) -> int:
+    """Start an instance action (os-instance-actions) for this request; its id."""
+    result = core(tx).execute(
+        _INSERT_ACTION,
+        {
+            "instance_uuid": instance_uuid,
+            "request_id": ctx.request_id,
+            "action": action,
+            "project_id": ctx.project_id,
+            "user_id": ctx.user_id,
+            "start_time": now,
+            "updated_at": now,
+        },
     )
-    session.add(row)
-    return row
+    Store.of(tx).trace_write("INSERT", "instance_actions", instance_uuid=instance_uuid)
+    key = result.inserted_primary_key
+    return int(key[0]) if key is not None else 0
 
 
 class InstanceOperations:
@@ -239,9 +247,7 @@ class InstanceOperations:
             resize = confirm_before_delete(session, instance)  # VERIFY_RESIZE: confirm first
             instance.task_state = task_states.DELETING
             instance.task_id = task_id
-            action = record_action(session, ctx, uuid, "delete", now)
-            session.flush()
-            action_id = action.id
+            action_id = record_action(session, ctx, uuid, "delete", now)
         if resize is not None:
             from testbed.compute.migrate_rpcapi import MigrationComputeAPI
 

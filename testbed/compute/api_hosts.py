@@ -9,14 +9,27 @@ when a compute host is down.
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from testbed.compute import servicegroup
 from testbed.compute.models import Service
 from testbed.compute.servicegroup import COMPUTE_BINARY
+from testbed.store.db import Transaction, core
 
-__all__ = ["COMPUTE_BINARY", "compute_service", "host_status", "service_is_up"]
+__all__ = [
+    "COMPUTE_BINARY",
+    "compute_host_exists",
+    "compute_service",
+    "host_status",
+    "service_is_up",
+]
+
+_COMPUTE_SERVICE_ID = (
+    select(Service.id)
+    .where(Service.host == bindparam("host"), Service.binary == COMPUTE_BINARY)
+    .limit(1)
+)
 
 
 def service_is_up(service: Service, now: float, service_down_time: float) -> bool:
@@ -31,6 +44,11 @@ def compute_service(session: Session, host: str) -> Service | None:
     return session.scalars(
         select(Service).where(Service.host == host, Service.binary == COMPUTE_BINARY)
     ).first()
+
+
+def compute_host_exists(tx: Transaction, host: str) -> bool:
+    """Whether ``host`` runs a nova-compute service."""
+    return core(tx).execute(_COMPUTE_SERVICE_ID, {"host": host}).first() is not None
 
 
 def host_status(service: Service | None, now: float, service_down_time: float) -> str:

@@ -313,8 +313,8 @@ class Builder:
             return
 
         runtime = self.manager.runtime
-        with runtime.store.session() as session:
-            claims.release(session, uuid, host=self.manager.host, tracer=runtime.tracer)
+        with runtime.store.transaction() as connection:
+            claims.release(connection, uuid, host=self.manager.host, tracer=runtime.tracer)
 
 
 def _next_device(used: set[str | None], *, root: bool) -> str:

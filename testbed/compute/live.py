@@ -107,15 +107,14 @@ class LiveMigrationMixin(MoveHandlerBase):
     ) -> dict[str, Any]:
         """The instance, read in the transaction that opens ``event`` (with its block
         device mappings as ``block_device_mappings`` when ``with_bdms``)."""
-        with self.runtime.store.session() as s:
-            inst = read_instance(s, instance_uuid)
+        with self.runtime.store.transaction() as connection:
+            inst = read_instance(connection, instance_uuid)
             if inst is None:
                 raise LiveMigrationAborted(reason=f"instance {instance_uuid} is gone")
-            record_events(
-                s, ctx, instance_uuid, (Event(event),), now=self.runtime.clock.now(), host=self.host
-            )
+            now = self.runtime.clock.now()
+            record_events(connection, ctx, instance_uuid, (Event(event),), now=now, host=self.host)
             if with_bdms:
-                inst["block_device_mappings"] = instance_bdms(s, instance_uuid)
+                inst["block_device_mappings"] = instance_bdms(connection, instance_uuid)
         return inst
 
     # -- the move (source) -------------------------------------------------------------------

@@ -14,13 +14,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, select, update
+from sqlalchemy import Connection, Table, bindparam, select, update
 from sqlalchemy.orm import Session
 
 from testbed.compute import states
 from testbed.compute.api import instance_not_found, record_action
 from testbed.compute.api_create import flavor_row, flavor_snapshot
-from testbed.compute.api_hosts import compute_service
+from testbed.compute.api_hosts import compute_host_exists
 from testbed.compute.api_states import check_state
 from testbed.compute.migrate_rpcapi import MigrationComputeAPI
 from testbed.compute.models import BlockDeviceMapping, Instance, Migration
@@ -30,7 +30,7 @@ from testbed.context import RequestContext
 from testbed.exceptions import BadRequest, Conflict, NotFound
 from testbed.service import Runtime
 from testbed.store.base import new_uuid
-from testbed.store.db import Store
+from testbed.store.db import Store, Transaction
 
 __all__ = ["LIVE_IN_PROGRESS", "MigrationOperations", "confirm_before_delete"]
 
@@ -102,16 +102,16 @@ def _check_visible(
 
 
 def _start_task_row(
-    session: Session, row: Mapping[str, Any], task: str, task_id: str, now: float
+    connection: Connection, row: Mapping[str, Any], task: str, task_id: str, now: float
 ) -> None:
     """Start a task on an instance read as ``row`` (:data:`_LIVE_STATE`), traced as a flush
     would trace it."""
-    session.connection().execute(
+    connection.execute(
         _START_TASK,
         {"row_uuid": row["uuid"], "new_task_state": task, "new_task_id": task_id, "now": now},
     )
     state = {column: row[column] for column in Instance.__trace_state__}
-    Store.of(session).trace_write(
+    Store.of(connection).trace_write(
         "UPDATE", "instances", instance_uuid=row["uuid"], state={**state, "task_state": task}
     )
 
@@ -148,8 +148,8 @@ class MigrationOperations:
         return task_id
 
     @staticmethod
-    def _check_host(session: Session, host: str) -> None:
-        if compute_service(session, host) is None:
+    def _check_host(tx: Transaction, host: str) -> None:
+        if not compute_host_exists(tx, host):
             raise BadRequest(f"Compute host {host} could not be found.")
 
     # -- cold ------------------------------------------------------------------------------
@@ -284,8 +284,7 @@ class MigrationOperations:
     ) -> None:
         """os-migrateLive (``block_migration`` None is "auto")."""
         now = self.runtime.clock.now()
-        with self.runtime.store.session() as session:
-            connection = session.connection()
+        with self.runtime.store.transaction() as connection:
             found = connection.execute(_LIVE_STATE, {"uuid": uuid}).mappings().first()
             if found is None:
                 raise instance_not_found(uuid)
@@ -302,11 +301,10 @@ class MigrationOperations:
             if row["host"] is None:
                 raise Conflict(f"Instance {uuid} is not ready")
             if host is not None:
-                self._check_host(session, host)
-            record_action(session, ctx, uuid, "live-migration", now)
-            session.flush()
+                self._check_host(connection, host)
+            record_action(connection, ctx, uuid, "live-migration", now)
             task_id = new_uuid()
-            _start_task_row(session, row, task_states.MIGRATING, task_id, now)
+            _start_task_row(connection, row, task_states.MIGRATING, task_id, now)
         self.conductor.live_migrate_instance(ctx, uuid, task_id, host, block_migration)
 
     def _live_migration(

@@ -27,8 +27,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, insert, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection, Table, bindparam, insert, select, update
 
 from testbed.compute.models import Allocation, ComputeNode, Instance, Migration
 from testbed.compute.records import Event, record_events
@@ -36,7 +35,7 @@ from testbed.context import RequestContext
 from testbed.scheduler import claims
 from testbed.service import Runtime
 from testbed.store.base import new_uuid
-from testbed.store.db import Store
+from testbed.store.db import Store, Transaction, core
 from testbed.store.rows import update_columns, write_changes
 from testbed.trace import Tracer
 
@@ -119,24 +118,24 @@ def _trace(tracer: Tracer | None, consumer: str, verb: str, detail: dict[str, An
     )
 
 
-def _move_allocations(session: Session, from_consumer: str, to_consumer: str) -> int:
-    result = session.connection().execute(
+def _move_allocations(tx: Transaction, from_consumer: str, to_consumer: str) -> int:
+    result = core(tx).execute(
         _MOVE_ALLOCATIONS, {"from_consumer": from_consumer, "to_consumer": to_consumer}
     )
-    return int(getattr(result, "rowcount", 0) or 0)
+    return result.rowcount
 
 
 def hand_over_allocations(
-    session: Session, instance_uuid: str, migration_uuid: str, *, tracer: Tracer | None = None
+    tx: Transaction, instance_uuid: str, migration_uuid: str, *, tracer: Tracer | None = None
 ) -> int:
     """The instance's allocations become the migration's (usage does not change)."""
-    moved = _move_allocations(session, instance_uuid, migration_uuid)
+    moved = _move_allocations(tx, instance_uuid, migration_uuid)
     _trace(tracer, instance_uuid, "hand to migration", {"migration": migration_uuid})
     return moved
 
 
 def give_back_allocations(
-    session: Session,
+    tx: Transaction,
     instance_uuid: str,
     migration_uuid: str,
     *,
@@ -146,26 +145,27 @@ def give_back_allocations(
     """Undo a move's allocations: drop the instance's claim on ``dest_host`` (if any)
     and give the migration's source allocation back to the instance."""
     if dest_host is not None:
-        claims.release(session, instance_uuid, host=dest_host, tracer=tracer)
-    session.flush()
-    _move_allocations(session, migration_uuid, instance_uuid)
+        claims.release(tx, instance_uuid, host=dest_host, tracer=tracer)
+    _move_allocations(tx, migration_uuid, instance_uuid)
     _trace(tracer, instance_uuid, "take back from migration", {"migration": migration_uuid})
 
 
-def insert_migration(session: Session, now: float, **values: Any) -> tuple[int, str]:
+def insert_migration(tx: Transaction, now: float, **values: Any) -> tuple[int, str]:
     """Add a migration row (``values`` by column name); returns its (id, uuid)."""
     row = {"uuid": new_uuid(), "details": {}, "created_at": now, **values}
-    result = session.connection().execute(_INSERT, row)
-    Store.of(session).trace_write("INSERT", "migrations", instance_uuid=row.get("instance_uuid"))
+    result = core(tx).execute(_INSERT, row)
+    Store.of(tx).trace_write("INSERT", "migrations", instance_uuid=row.get("instance_uuid"))
     key = result.inserted_primary_key
     return int(key[0]) if key is not None else 0, str(row["uuid"])
 
 
-def _write(session: Session, row: dict[str, Any], changes: dict[str, Any], now: float) -> None:
+def _write(
+    connection: Connection, row: dict[str, Any], changes: dict[str, Any], now: float
+) -> None:
     """Write what ``changes`` really changes and bring ``row`` up to date; traced like a
     flush."""
-    if write_changes(session.connection(), _MIGRATIONS, row, changes, now):
-        Store.of(session).trace_write("UPDATE", "migrations", instance_uuid=row["instance_uuid"])
+    if write_changes(connection, _MIGRATIONS, row, changes, now):
+        Store.of(connection).trace_write("UPDATE", "migrations", instance_uuid=row["instance_uuid"])
 
 
 class MigrationRecords:
@@ -178,8 +178,8 @@ class MigrationRecords:
 
     def load(self, migration_uuid: str) -> dict[str, Any] | None:
         """The migration, or None."""
-        with self.runtime.store.session() as s:
-            found = s.connection().execute(_ROW, {"uuid": migration_uuid}).mappings().first()
+        with self.runtime.store.transaction() as connection:
+            found = connection.execute(_ROW, {"uuid": migration_uuid}).mappings().first()
             return migration_payload(dict(found)) if found is not None else None
 
     def update(
@@ -202,10 +202,8 @@ class MigrationRecords:
         transaction."""
         tracer = self.runtime.tracer
         now = self.runtime.clock.now()
-        with self.runtime.store.session() as s:
-            found = (
-                s.connection().execute(_ROW_FOR_UPDATE, {"uuid": migration_uuid}).mappings().first()
-            )
+        with self.runtime.store.transaction() as connection:
+            found = connection.execute(_ROW_FOR_UPDATE, {"uuid": migration_uuid}).mappings().first()
             if found is None or (
                 expect_status is not None and found["status"] not in expect_status
             ):
@@ -213,14 +211,14 @@ class MigrationRecords:
             row = dict(found)
             if details:
                 values["details"] = {**(row["details"] or {}), **details}
-            _write(s, row, values, now)
+            _write(connection, row, values, now)
             if release:
-                claims.release(s, migration_uuid, tracer=tracer)
+                claims.release(connection, migration_uuid, tracer=tracer)
             if give_back is not None:
                 give_back_allocations(
-                    s, give_back[0], migration_uuid, dest_host=give_back[1], tracer=tracer
+                    connection, give_back[0], migration_uuid, dest_host=give_back[1], tracer=tracer
                 )
-            self._record(s, ctx, row["instance_uuid"], events, now)
+            self._record(connection, ctx, row["instance_uuid"], events, now)
             return migration_payload(row)
 
     def set_status(
@@ -242,11 +240,12 @@ class MigrationRecords:
         statement = _SET_STATUS
         if expect_status is not None:
             statement, params["expect_status"] = _ADVANCE, list(expect_status)
-        with self.runtime.store.session() as s:
-            result = s.connection().execute(statement, params)
-            moved = int(getattr(result, "rowcount", 0) or 0) > 0
+        with self.runtime.store.transaction() as connection:
+            moved = connection.execute(statement, params).rowcount > 0
             if moved:
-                Store.of(s).trace_write("UPDATE", "migrations", instance_uuid=instance_uuid)
+                Store.of(connection).trace_write(
+                    "UPDATE", "migrations", instance_uuid=instance_uuid
+                )
             return moved
 
     def set_destination(
@@ -262,22 +261,24 @@ class MigrationRecords:
         ``dest_host`` (the node's ``host_ip``, else the host name); ``events`` as in
         :meth:`update`."""
         now = self.runtime.clock.now()
-        with self.runtime.store.session() as s:
-            connection = s.connection()
+        with self.runtime.store.transaction() as connection:
             found = connection.execute(_ROW_FOR_UPDATE, {"uuid": migration_uuid}).mappings().first()
             if found is None:
                 return None
             row = dict(found)
             host_ip = connection.execute(_HOST_IP, {"host": host}).scalar()
             _write(
-                s, row, {"dest_compute": host, "dest_node": node, "dest_host": host_ip or host}, now
+                connection,
+                row,
+                {"dest_compute": host, "dest_node": node, "dest_host": host_ip or host},
+                now,
             )
-            self._record(s, ctx, row["instance_uuid"], events, now)
+            self._record(connection, ctx, row["instance_uuid"], events, now)
             return migration_payload(row)
 
     def _record(
         self,
-        session: Session,
+        tx: Transaction,
         ctx: RequestContext | None,
         instance_uuid: str,
         events: tuple[Event, ...],
@@ -287,20 +288,20 @@ class MigrationRecords:
             return
         if ctx is None:
             raise ValueError("action events need the request's context")
-        record_events(session, ctx, instance_uuid, events, now=now, host=self.host)
+        record_events(tx, ctx, instance_uuid, events, now=now, host=self.host)
 
     def progress(self, migration_uuid: str, counters: dict[str, int]) -> None:
         """Record a running live migration's byte counters."""
         values = {k: int(v) for k, v in counters.items() if k in PROGRESS_FIELDS}
         if not values:
             return
-        with self.runtime.store.session() as s:
-            update_columns(s.connection(), _MIGRATIONS, migration_uuid, values)
+        with self.runtime.store.transaction() as connection:
+            update_columns(connection, _MIGRATIONS, migration_uuid, values)
 
     def flavors(self, instance_uuid: str) -> tuple[dict[str, Any], dict[str, Any]]:
         """The instance's (old_flavor, new_flavor) during a resize (empty dicts if unset)."""
-        with self.runtime.store.session() as s:
-            found = s.connection().execute(_FLAVORS, {"uuid": instance_uuid}).first()
+        with self.runtime.store.transaction() as connection:
+            found = connection.execute(_FLAVORS, {"uuid": instance_uuid}).first()
             if found is None:
                 return {}, {}
             return dict(found.old_flavor or {}), dict(found.new_flavor or {})

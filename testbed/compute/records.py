@@ -19,8 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import Connection, Table, bindparam, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection, Table, bindparam, delete, select
 
 from testbed.compute import actions
 from testbed.compute.models import (
@@ -32,7 +31,7 @@ from testbed.compute.models import (
 from testbed.context import RequestContext, current_service
 from testbed.scheduler import claims
 from testbed.service import Runtime
-from testbed.store.db import Store
+from testbed.store.db import Store, Transaction, core
 from testbed.store.rows import write_changes
 
 __all__ = [
@@ -119,6 +118,18 @@ _BDM_ROWS = (
     .where(_BDM.instance_uuid == bindparam("uuid"))
     .order_by(_BDM.id)
 )
+_PURGE = tuple(
+    (
+        table.name,
+        delete(table)
+        .where(table.c.instance_uuid == bindparam("uuid"))
+        .execution_options(preserve_rowcount=True),
+    )
+    for table in (
+        cast(Table, BlockDeviceMapping.__table__),
+        cast(Table, ServerGroupMember.__table__),
+    )
+)
 
 
 @dataclass(frozen=True)
@@ -131,7 +142,7 @@ class Event:
 
 
 def record_events(
-    session: Session,
+    tx: Transaction,
     ctx: RequestContext,
     instance_uuid: str,
     events: tuple[Event, ...],
@@ -143,12 +154,10 @@ def record_events(
     caller's transaction."""
     for event in events:
         if event.result is None:
-            actions.start_event(
-                session, instance_uuid, ctx.request_id, event.name, now=now, host=host
-            )
+            actions.start_event(tx, instance_uuid, ctx.request_id, event.name, now=now, host=host)
         else:
             actions.finish_event(
-                session,
+                tx,
                 instance_uuid,
                 ctx.request_id,
                 event.name,
@@ -216,8 +225,7 @@ class InstanceRecords:
         runtime = self.runtime
         now = runtime.clock.now()
         store = runtime.store
-        with store.session() as session:
-            connection = session.connection()
+        with store.transaction() as connection:
             found = connection.execute(_ROW_FOR_UPDATE, {"uuid": uuid}).mappings().first()
             inst = dict(found) if found is not None else None
             refusal = self._refusal(inst, task_id, expect_task_state, allow_deleted)
@@ -228,7 +236,7 @@ class InstanceRecords:
                     _update(store, connection, inst, changes, now)
                 for fault in faults:
                     actions.add_fault(
-                        session,
+                        connection,
                         uuid,
                         message=fault.message,
                         code=fault.code,
@@ -237,39 +245,35 @@ class InstanceRecords:
                         host=self.host,
                         tracer=runtime.tracer,
                     )
-                record_events(session, ctx, uuid, events, now=now, host=self.host)
+                record_events(connection, ctx, uuid, events, now=now, host=self.host)
                 if release_allocations:
-                    claims.release(session, uuid, tracer=runtime.tracer)
+                    claims.release(connection, uuid, tracer=runtime.tracer)
                 if purge:
-                    for model in (BlockDeviceMapping, ServerGroupMember):
-                        for row in session.execute(
-                            select(model).where(model.instance_uuid == uuid)
-                        ).scalars():
-                            session.delete(row)
+                    _purge(store, connection, uuid)
                 payload = instance_payload(inst)
                 if with_bdms:
-                    payload["block_device_mappings"] = instance_bdms(session, uuid)
+                    payload["block_device_mappings"] = instance_bdms(connection, uuid)
         if refusal is not None:
             self._refused(ctx, uuid, refusal)
         return payload
 
     def load(self, uuid: str) -> dict[str, Any] | None:
         """The instance (deleted ones too), or None."""
-        with self.runtime.store.session() as session:
-            return read_instance(session, uuid)
+        with self.runtime.store.transaction() as connection:
+            return read_instance(connection, uuid)
 
     def record_event(self, ctx: RequestContext, uuid: str, event: Event) -> None:
         """Record an action event without touching the instance."""
-        with self.runtime.store.session() as session:
+        with self.runtime.store.transaction() as connection:
             record_events(
-                session, ctx, uuid, (event,), now=self.runtime.clock.now(), host=self.host
+                connection, ctx, uuid, (event,), now=self.runtime.clock.now(), host=self.host
             )
 
     # -- block devices --------------------------------------------------------------------
     def block_device_mappings(self, uuid: str) -> list[dict[str, Any]]:
         """The instance's BDMs as dicts, boot disk first."""
-        with self.runtime.store.session() as session:
-            return instance_bdms(session, uuid)
+        with self.runtime.store.transaction() as connection:
+            return instance_bdms(connection, uuid)
 
     def update_bdm(self, bdm_id: int, **values: Any) -> None:
         """Save what the attachment flow learned (volume_id, attachment_id, ...)."""
@@ -328,17 +332,24 @@ def _update(
     )
 
 
-def read_instance(session: Session, uuid: str) -> dict[str, Any] | None:
+def _purge(store: Store, connection: Connection, uuid: str) -> None:
+    """Drop the instance's block device mappings and server group membership."""
+    for table, statement in _PURGE:
+        if connection.execute(statement, {"uuid": uuid}).rowcount:
+            store.trace_write("DELETE", table, instance_uuid=uuid)
+
+
+def read_instance(tx: Transaction, uuid: str) -> dict[str, Any] | None:
     """The instance (deleted ones too) as :meth:`InstanceRecords.load` gives it, read in
     the caller's transaction."""
-    found = session.connection().execute(_ROW, {"uuid": uuid}).mappings().first()
+    found = core(tx).execute(_ROW, {"uuid": uuid}).mappings().first()
     return instance_payload(dict(found)) if found is not None else None
 
 
-def instance_bdms(session: Session, uuid: str) -> list[dict[str, Any]]:
+def instance_bdms(tx: Transaction, uuid: str) -> list[dict[str, Any]]:
     """The instance's block device mappings as dicts, boot disk first, read in the
     caller's transaction."""
-    rows = session.connection().execute(_BDM_ROWS, {"uuid": uuid}).mappings()
+    rows = core(tx).execute(_BDM_ROWS, {"uuid": uuid}).mappings()
     bdms = [dict(row) for row in rows]
     return sorted(bdms, key=lambda b: (b["boot_index"] is None or b["boot_index"] < 0,))
 

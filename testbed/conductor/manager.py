@@ -91,9 +91,9 @@ class ConductorManager(ConductorMigrationMixin):
         want = claims.resources_from_spec(request_spec)
         project_id = request_spec.get("project_id") or ctx.project_id
         for index, alternate in enumerate(alternates):
-            with runtime.store.session() as session:
+            with runtime.store.transaction() as connection:
                 claimed = claims.claim(
-                    session,
+                    connection,
                     node_uuid=alternate["node_uuid"],
                     host=alternate["host"],
                     consumer_uuid=instance_uuid,

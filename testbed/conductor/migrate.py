@@ -19,11 +19,11 @@ import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import Table, bindparam, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection, Table, bindparam, select
 
+from testbed.compute import servicegroup
 from testbed.compute.actions import ERROR, SUCCESS, fault_message
-from testbed.compute.api_hosts import COMPUTE_BINARY, service_is_up
+from testbed.compute.api_hosts import COMPUTE_BINARY
 from testbed.compute.migrate_records import (
     MigrationRecords,
     hand_over_allocations,
@@ -77,9 +77,10 @@ _BOOTS_FROM_VOLUME = (
     )
     .limit(1)
 )
+_SERVICES = cast(Table, Service.__table__).c
 _SERVICE_ROW = (
-    select(Service)
-    .where(Service.host == bindparam("host"), Service.binary == COMPUTE_BINARY)
+    select(_SERVICES.forced_down, _SERVICES.last_seen_up)
+    .where(_SERVICES.host == bindparam("host"), _SERVICES.binary == COMPUTE_BINARY)
     .limit(1)
 )
 _CPU_INFO = select(_NODE.cpu_info).where(_NODE.host == bindparam("host")).limit(1)
@@ -244,14 +245,16 @@ class ConductorMigrationMixin:
         nothing written) when the instance is gone or no longer in task ``task_id``."""
         runtime = self.runtime
         now = runtime.clock.now()
-        with runtime.store.session() as s:
-            inst = read_instance(s, instance_uuid)
+        with runtime.store.transaction() as connection:
+            inst = read_instance(connection, instance_uuid)
             if inst is None or inst["deleted"] or inst["task_id"] != task_id:
                 return None
             flavor = inst["flavor"]
-            record_events(s, ctx, inst["uuid"], (Event(event),), now=now, host=self.records.host)
+            record_events(
+                connection, ctx, inst["uuid"], (Event(event),), now=now, host=self.records.host
+            )
             _, migration_uuid = insert_migration(
-                s,
+                connection,
                 now,
                 instance_uuid=inst["uuid"],
                 migration_type=migration_type,
@@ -264,27 +267,29 @@ class ConductorMigrationMixin:
                 project_id=inst["project_id"],
                 details={"old_vm_state": inst["vm_state"]},
             )
-            hand_over_allocations(s, inst["uuid"], migration_uuid, tracer=runtime.tracer)
-            connection = s.connection()
+            hand_over_allocations(connection, inst["uuid"], migration_uuid, tracer=runtime.tracer)
             is_bfv = (
                 connection.execute(_BOOTS_FROM_VOLUME, {"uuid": inst["uuid"]}).first() is not None
             )
             refusal = None
             if check_source:
-                refusal = self._service_refusal(s, inst["host"], now)
+                refusal = self._service_refusal(connection, inst["host"], now)
             if refusal is None and host is not None:
-                refusal = self._service_refusal(s, host, now)
+                refusal = self._service_refusal(connection, host, now)
             cpu_info = None
             if check_source:
                 cpu_info = connection.execute(_CPU_INFO, {"host": inst["host"]}).scalar()
         return _Move(inst, migration_uuid, is_bfv, refusal, dict(cpu_info or {}))
 
-    def _service_refusal(self, session: Session, host: str, now: float) -> str | None:
+    def _service_refusal(self, connection: Connection, host: str, now: float) -> str | None:
         """Why ``host``'s compute service cannot take part in a move (None: it can)."""
-        service = session.scalars(_SERVICE_ROW, {"host": host}).first()
+        service = connection.execute(_SERVICE_ROW, {"host": host}).first()
         if service is None:
             return f"Compute host {host} could not be found."
-        if not service_is_up(service, now, self.runtime.config.service_down_time):
+        forced_down, last_seen_up = service
+        if not servicegroup.service_is_up(
+            forced_down, last_seen_up, now, self.runtime.config.service_down_time
+        ):
             return f"Compute service of {host} is unavailable at this time."
         return None
 
@@ -322,9 +327,9 @@ class ConductorMigrationMixin:
 
     def _claim(self, selection: dict[str, Any], inst: dict[str, Any], *, is_bfv: bool) -> bool:
         want = claims.resources_from_spec({"flavor": inst["flavor"], "is_bfv": is_bfv})
-        with self.runtime.store.session() as s:
+        with self.runtime.store.transaction() as connection:
             return claims.claim(
-                s,
+                connection,
                 node_uuid=selection["node_uuid"],
                 host=selection["host"],
                 consumer_uuid=inst["uuid"],
@@ -334,8 +339,8 @@ class ConductorMigrationMixin:
             )
 
     def _unclaim(self, instance_uuid: str, host: str) -> None:
-        with self.runtime.store.session() as s:
-            claims.release(s, instance_uuid, host=host, tracer=self.runtime.tracer)
+        with self.runtime.store.transaction() as connection:
+            claims.release(connection, instance_uuid, host=host, tracer=self.runtime.tracer)
 
     def _fail_move(
         self,

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from testbed.exceptions import NotFound
 from testbed.identity.models import Project, Role, RoleAssignment, RoleImplication, User
 from testbed.identity.records import project_dict, role_dict
-from testbed.store.db import Store
+from testbed.store.db import Store, Transaction, core
 
 __all__ = ["AssignmentManager", "effective_roles"]
 
@@ -31,9 +31,9 @@ _ROLE_NAMES = (
 )
 
 
-def _implications(s: Session) -> dict[str, list[str]]:
+def _implications(tx: Transaction) -> dict[str, list[str]]:
     graph: dict[str, list[str]] = {}
-    for prior, implied in s.execute(_IMPLICATIONS):
+    for prior, implied in core(tx).execute(_IMPLICATIONS):
         graph.setdefault(prior, []).append(implied)
     return graph
 
@@ -51,13 +51,17 @@ def _expand(graph: dict[str, list[str]], direct: list[str]) -> list[tuple[str, s
     return list(seen.items())
 
 
-def effective_roles(s: Session, user_id: str, project_id: str) -> list[dict[str, Any]]:
+def effective_roles(tx: Transaction, user_id: str, project_id: str) -> list[dict[str, Any]]:
     """The roles a user holds on a project, implied ones included, sorted by name."""
-    direct = list(s.scalars(_DIRECT_ROLE_IDS, {"user_id": user_id, "project_id": project_id}))
+    connection = core(tx)
+    params = {"user_id": user_id, "project_id": project_id}
+    direct = list(connection.scalars(_DIRECT_ROLE_IDS, params))
     if not direct:
         return []
-    ids = [role_id for role_id, _prior in _expand(_implications(s), direct)]
-    return [{"id": id_, "name": name} for id_, name in s.execute(_ROLE_NAMES, {"ids": ids})]
+    ids = [role_id for role_id, _prior in _expand(_implications(connection), direct)]
+    return [
+        {"id": id_, "name": name} for id_, name in connection.execute(_ROLE_NAMES, {"ids": ids})
+    ]
 
 
 class AssignmentManager:

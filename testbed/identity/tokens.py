@@ -17,7 +17,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from sqlalchemy import bindparam, delete, select, update
+from sqlalchemy import Connection, bindparam, delete, select, update
 from sqlalchemy.orm import Session, aliased
 
 from testbed.clock import Clock
@@ -182,14 +182,14 @@ class TokenManager:
         token has not expired on the clock."""
         digest = token_digest(token)
         try:
-            with self.store.session() as s:
+            with self.store.transaction() as connection:
                 # Read before the data: what is read after it is at least as new, so
                 # the data is never older than the revision it is kept under.
-                revision = current_revision(s.connection())
+                revision = current_revision(connection)
                 now = self.clock.now()
                 data = self._validated.get(digest, revision, now)
                 if data is None:
-                    data = _token_data(s, digest, now)
+                    data = _token_data(connection, digest, now)
                     self._validated.put(digest, revision, data)
         except Unauthorized:
             if subject:
@@ -255,10 +255,10 @@ _TOKEN_DATA = (
 )
 
 
-def _token_data(s: Session, digest: str, now: float) -> dict[str, Any]:
+def _token_data(connection: Connection, digest: str, now: float) -> dict[str, Any]:
     """What :meth:`TokenManager.validate` returns, read from the store; the same checks,
     in the same order and with the same messages, as issuing a token makes."""
-    row = s.execute(_TOKEN_DATA, {"digest": digest}).one_or_none()
+    row = connection.execute(_TOKEN_DATA, {"digest": digest}).one_or_none()
     if row is None or row.revoked:
         raise Unauthorized("The request you have made requires authentication.")
     if row.expires_at <= now:
@@ -291,7 +291,7 @@ def _token_data(s: Session, digest: str, now: float) -> dict[str, Any]:
         raise Unauthorized(f"Project is disabled: {row.project_id}")
     if not row.project_domain_enabled:
         raise Unauthorized(f"Domain is disabled: {row.project_domain_id}")
-    roles = effective_roles(s, row.user_id, row.project_id)
+    roles = effective_roles(connection, row.user_id, row.project_id)
     if not roles:
         raise Unauthorized(f"User {row.user_id} has no access to project {row.project_id}")
     data["project"] = {

@@ -14,9 +14,9 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, bindparam, select
 from sqlalchemy.orm import Session
 
 from testbed.context import RequestContext
@@ -29,6 +29,7 @@ from testbed.image.schema import (
     RESERVED,
     check_value,
 )
+from testbed.image.views import ImageRecord
 from testbed.service import Runtime
 from testbed.store.base import new_uuid
 
@@ -37,6 +38,9 @@ __all__ = ["MAX_KEPT_BYTES", "ImageRegistry", "UploadResult"]
 #: Image data up to this size is kept (and can be downloaded); larger data only leaves
 #: its size and checksums behind.
 MAX_KEPT_BYTES = 4 * 1024 * 1024
+
+_IMAGES = cast(Table, Image.__table__)
+_READ = select(*(c for c in _IMAGES.c if c.key != "data")).where(_IMAGES.c.id == bindparam("id"))
 
 _LIST_PARAMS = {"limit", "marker", "sort_key", "sort_dir", "sort"}
 _SORTABLE = {
@@ -71,7 +75,7 @@ def not_found(image_id: str) -> NotFound:
     return NotFound(f"No image found with ID {image_id}")
 
 
-def visible(image: Image, ctx: RequestContext) -> bool:
+def visible(image: ImageRecord, ctx: RequestContext) -> bool:
     """Whether ``ctx`` may see ``image`` (Glance's visibility rules, no members)."""
     if ctx.is_admin or image.visibility in ("public", "community"):
         return True
@@ -91,13 +95,11 @@ class ImageRegistry:
     # -- reads ----------------------------------------------------------------------------
     def get(self, ctx: RequestContext, image_id: str) -> dict[str, Any]:
         """The image as ``GET /v2/images/{id}`` shows it."""
-        with self.runtime.store.session() as s:
-            return views.image(self._load(s, ctx, image_id))
+        return views.image(self._read(ctx, image_id))
 
     def get_for_rpc(self, ctx: RequestContext, image_id: str) -> dict[str, Any]:
         """The image in the RPC shape (core attributes + ``properties``)."""
-        with self.runtime.store.session() as s:
-            return views.rpc_image(self._load(s, ctx, image_id))
+        return views.rpc_image(self._read(ctx, image_id))
 
     def list_images(self, ctx: RequestContext, params: dict[str, list[str]]) -> dict[str, Any]:
         """``GET /v2/images``: filters, sorting and marker/limit pagination as Glance.
@@ -267,6 +269,14 @@ class ImageRegistry:
                 s.add(Image(**values))
 
     # -- helpers --------------------------------------------------------------------------
+    def _read(self, ctx: RequestContext, image_id: str) -> ImageRecord:
+        """The image's columns but its data, for reads (every boot reads its image)."""
+        with self.runtime.store.transaction() as connection:
+            image = connection.execute(_READ, {"id": image_id}).first()
+        if image is None or not visible(image, ctx):
+            raise not_found(image_id)
+        return image
+
     @staticmethod
     def _load(s: Session, ctx: RequestContext, image_id: str) -> Image:
         image = s.get(Image, image_id)

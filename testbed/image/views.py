@@ -5,9 +5,14 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from sqlalchemy import Row
+
 from testbed.image.models import Image
 
-__all__ = ["image", "isotime", "rpc_image"]
+__all__ = ["ImageRecord", "image", "isotime", "rpc_image"]
+
+ImageRecord = Image | Row[Any]
+"""An image as loaded (the ORM object), or as a Core row of its columns (read paths)."""
 
 
 def isotime(seconds: float | None) -> str | None:
@@ -17,7 +22,7 @@ def isotime(seconds: float | None) -> str | None:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(seconds))
 
 
-def _core(img: Image) -> dict[str, Any]:
+def _core(img: ImageRecord) -> dict[str, Any]:
     return {
         "id": img.id,
         "name": img.name,
@@ -41,7 +46,7 @@ def _core(img: Image) -> dict[str, Any]:
     }
 
 
-def image(img: Image) -> dict[str, Any]:
+def image(img: ImageRecord) -> dict[str, Any]:
     """The image as ``GET /v2/images/{id}`` returns it: core attributes, then the custom
     properties flattened beside them; links are relative, as Glance's are."""
     body = _core(img)
@@ -53,7 +58,7 @@ def image(img: Image) -> dict[str, Any]:
     return body
 
 
-def rpc_image(img: Image) -> dict[str, Any]:
+def rpc_image(img: ImageRecord) -> dict[str, Any]:
     """The image as the RPC ``get_image`` returns it: core attributes and a separate
     ``properties`` dict (what Nova's ``ImageMeta`` is built from)."""
     body = _core(img)

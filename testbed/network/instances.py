@@ -10,9 +10,9 @@ network where Nova would call a project network plus a shared one ambiguous.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.orm import Session
 
 from testbed.context import RequestContext
@@ -22,6 +22,19 @@ from testbed.network.models import IPAllocation, Network, Port, Subnet
 from testbed.network.registry import NetworkRegistry, PortSpec
 
 __all__ = ["InstancePorts", "NetworkRequest"]
+
+_PORTS = cast(Table, Port.__table__)
+# Every move rebinds the instance's ports: one statement, no load.
+_BIND = (
+    update(_PORTS)
+    .where(_PORTS.c.device_id == bindparam("instance"), _PORTS.c.host_id != bindparam("host"))
+    .values(
+        host_id=bindparam("host"),
+        revision_number=_PORTS.c.revision_number + 1,
+        updated_at=bindparam("now"),
+    )
+    .execution_options(preserve_rowcount=True)
+)
 
 
 @dataclass(frozen=True)
@@ -227,11 +240,11 @@ class InstancePorts:
 
     def bind(self, ctx: RequestContext, instance_uuid: str, host: str) -> None:
         """Point every port of the instance at ``host``."""
-        with self._store.session() as s:
-            for port in s.scalars(select(Port).where(Port.device_id == instance_uuid)):
-                if port.host_id != host:
-                    port.host_id = host
-                    port.revision_number += 1
+        now = self.registry.runtime.clock.now()
+        params = {"instance": instance_uuid, "host": host, "now": now}
+        with self._store.transaction() as connection:
+            if connection.execute(_BIND, params).rowcount:
+                self._store.trace_write("UPDATE", "ports", instance_uuid=instance_uuid)
 
     def nw_info(self, ctx: RequestContext, instance_uuid: str) -> list[dict[str, Any]]:
         """The instance's VIFs, in the order they were requested."""

@@ -7,9 +7,10 @@ never push a node past its allocation ratios, whatever the scheduler read before
 ``compute_nodes.*_used`` is thereby always the sum of the node's allocations (the compute
 host's periodic resource update recomputes it from them, healing any drift).
 
-These functions take an open session so callers can put a claim in the same transaction
-as their own writes; they are the one place that writes allocations (the scheduler, the
-conductor when it moves a build to an alternate, the compute host when it frees them).
+These functions take an open transaction (a session or a Core connection) so callers can
+put a claim in the same transaction as their own writes; they are the one place that
+writes allocations (the scheduler, the conductor when it moves a build to an alternate,
+the compute host when it frees them).
 """
 
 from __future__ import annotations
@@ -18,11 +19,10 @@ import math
 from typing import Any, cast
 
 from sqlalchemy import Table, bindparam, delete, func, insert, select, update
-from sqlalchemy.orm import Session
 
 from testbed.compute.models import Allocation, ComputeNode
 from testbed.scheduler.host_state import Resources
-from testbed.store.db import Store
+from testbed.store.db import Store, Transaction, core
 from testbed.trace import Tracer
 
 __all__ = [
@@ -96,7 +96,7 @@ _UNCLAIM = (
 
 
 def claim(
-    session: Session,
+    tx: Transaction,
     *,
     node_uuid: str,
     host: str,
@@ -109,7 +109,8 @@ def claim(
 
     A consumer already holding an allocation on this node is not charged twice.
     """
-    if session.execute(_EXISTING, {"consumer": consumer_uuid, "node": node_uuid}).first():
+    connection = core(tx)
+    if connection.execute(_EXISTING, {"consumer": consumer_uuid, "node": node_uuid}).first():
         return True
     params = {
         "node": node_uuid,
@@ -117,10 +118,9 @@ def claim(
         "want_memory_mb": want.memory_mb,
         "want_disk_gb": want.disk_gb,
     }
-    result = session.execute(_CLAIM, params)
-    if getattr(result, "rowcount", 0) != 1:
+    if connection.execute(_CLAIM, params).rowcount != 1:
         return False
-    session.connection().execute(
+    connection.execute(
         _INSERT_ALLOCATION,
         {
             "consumer_uuid": consumer_uuid,
@@ -132,24 +132,23 @@ def claim(
             "project_id": project_id,
         },
     )
-    Store.of(session).trace_write("INSERT", "allocations")
+    Store.of(tx).trace_write("INSERT", "allocations")
     _trace_usage(tracer, consumer_uuid, host, "claim")
     return True
 
 
 def release(
-    session: Session,
+    tx: Transaction,
     consumer_uuid: str,
     *,
     host: str | None = None,
     tracer: Tracer | None = None,
 ) -> int:
     """Drop the consumer's allocations (only on ``host`` when given); returns how many."""
-    session.flush()  # allocations added in this transaction count too
-    connection = session.connection()
+    connection = core(tx)  # a session's pending allocations count too
     query = _CONSUMER_ON_HOST if host is not None else _CONSUMER
     allocations = connection.execute(query, {"consumer": consumer_uuid, "host": host}).all()
-    store = Store.of(session)
+    store = Store.of(tx)
     for alloc_id, node_uuid, alloc_host, vcpus, memory_mb, disk_gb in allocations:
         connection.execute(
             _UNCLAIM,
@@ -166,21 +165,20 @@ def release(
     return len(allocations)
 
 
-def recompute_usage(session: Session, node_uuid: str) -> tuple[int, int, int]:
+def recompute_usage(tx: Transaction, node_uuid: str) -> tuple[int, int, int]:
     """Set the node's usage to the sum of its allocations; returns (vcpus, ram, disk)."""
-    vcpus, memory_mb, disk_gb = session.execute(
+    connection = core(tx)
+    vcpus, memory_mb, disk_gb = connection.execute(
         select(
             func.coalesce(func.sum(Allocation.vcpus), 0),
             func.coalesce(func.sum(Allocation.memory_mb), 0),
             func.coalesce(func.sum(Allocation.disk_gb), 0),
         ).where(Allocation.node_uuid == node_uuid)
     ).one()
-    node = ComputeNode.__table__.c
-    session.execute(
-        update(ComputeNode)
-        .where(node.uuid == node_uuid)
+    connection.execute(
+        update(_NODES)
+        .where(_NODE.uuid == node_uuid)
         .values(vcpus_used=vcpus, memory_mb_used=memory_mb, local_gb_used=disk_gb)
-        .execution_options(synchronize_session=False)
     )
     return int(vcpus), int(memory_mb), int(disk_gb)
 

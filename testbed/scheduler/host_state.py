@@ -157,13 +157,13 @@ class HostStateLoader:
     def load(self, now: float) -> list[HostState]:
         """Every compute node with its service, in a stable order (by node id)."""
         down_time = self.config.service_down_time
-        with self.store.session() as session:
-            rows = session.connection().execute(_STATE).all()
+        with self.store.transaction() as connection:
+            rows = connection.execute(_STATE).all()
             known = self._cpu_info
             stale = [r[0] for r in rows if r[0] not in known or known[r[0]][0] != r[1]]
             if stale:
                 versions = {r[0]: r[1] for r in rows}
-                for uuid, cpu_info in session.execute(_CPU_INFO, {"uuids": stale}):
+                for uuid, cpu_info in connection.execute(_CPU_INFO, {"uuids": stale}):
                     self._cpu_info[uuid] = (versions[uuid], dict(cpu_info or {}))
         cpu_info = self._cpu_info
         return [

@@ -129,9 +129,9 @@ class SchedulerManager:
         it since the read)."""
         runtime = self.runtime
         for host in ordered:
-            with runtime.store.session() as session:
+            with runtime.store.transaction() as connection:
                 ok = claims.claim(
-                    session,
+                    connection,
                     node_uuid=host.node_uuid,
                     host=host.host,
                     consumer_uuid=uuid,
@@ -159,15 +159,15 @@ class SchedulerManager:
                 Instance.host.is_not(None),
             )
         )
-        with self.runtime.store.session() as session:
-            return Counter(str(h) for h in session.execute(query).scalars())
+        with self.runtime.store.transaction() as connection:
+            return Counter(str(h) for h in connection.execute(query).scalars())
 
     def _undo(self, consumers: list[str]) -> None:
         if not consumers:
             return
-        with self.runtime.store.session() as session:
+        with self.runtime.store.transaction() as connection:
             for uuid in consumers:
-                claims.release(session, uuid, tracer=self.runtime.tracer)
+                claims.release(connection, uuid, tracer=self.runtime.tracer)
 
 
 def _selection(host: HostState) -> dict[str, Any]:
