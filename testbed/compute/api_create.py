@@ -17,15 +17,21 @@ import string
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-from sqlalchemy import Row, Table, bindparam, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection, Row, Table, bindparam, insert, select
 
 from testbed.compute import api_quota
 from testbed.compute.api import record_action
 from testbed.compute.api_blockdev import BlockDevicePlan, plan_block_devices
 from testbed.compute.api_hosts import COMPUTE_BINARY
 from testbed.compute.models import BlockDeviceMapping as BDM
-from testbed.compute.models import Flavor, Instance, ServerGroup, ServerGroupMember, Service
+from testbed.compute.models import (
+    Flavor,
+    Instance,
+    ServerGroup,
+    ServerGroupMember,
+    Service,
+    flavor_totals,
+)
 from testbed.compute.states import BUILDING, power_state, task_states
 from testbed.conductor.rpcapi import ConductorAPI
 from testbed.context import RequestContext
@@ -34,6 +40,7 @@ from testbed.image.rpcapi import ImageAPI
 from testbed.network.rpcapi import NetworkAPI
 from testbed.service import Runtime
 from testbed.store.base import new_uuid
+from testbed.store.db import Transaction, core
 from testbed.volume.rpcapi import VolumeAPI
 
 __all__ = ["BuildRequest", "BuildResult", "ServerBuilder", "flavor_row", "flavor_snapshot"]
@@ -78,6 +85,13 @@ _ZONE_OPEN = _COMPUTES.where(
 )
 _HOST_KNOWN = _COMPUTES.where(Service.host == bindparam("host"))
 _FLAVORS = cast(Table, Flavor.__table__)
+_GROUPS = cast(Table, ServerGroup.__table__).c
+_SERVER_GROUP = select(_GROUPS.uuid, _GROUPS.policy, _GROUPS.rules, _GROUPS.project_id).where(
+    _GROUPS.uuid == bindparam("uuid")
+)
+_INSERT_INSTANCE = insert(cast(Table, Instance.__table__))
+_INSERT_BDM = insert(cast(Table, BDM.__table__))
+_INSERT_MEMBER = insert(cast(Table, ServerGroupMember.__table__))
 # What a create needs of the flavor (the snapshot, and whether the caller may use it).
 _FLAVOR = select(
     *(
@@ -98,10 +112,10 @@ _FLAVOR = select(
 ).where(_FLAVORS.c.flavorid == bindparam("flavorid"))
 
 
-def flavor_row(session: Session, flavor_id: str) -> Row[Any] | None:
+def flavor_row(tx: Transaction, flavor_id: str) -> Row[Any] | None:
     """The flavor whose API id is ``flavor_id``: the columns of its snapshot, with
     ``is_public`` and ``disabled`` (None if there is none)."""
-    return session.connection().execute(_FLAVOR, {"flavorid": flavor_id}).first()
+    return core(tx).execute(_FLAVOR, {"flavorid": flavor_id}).first()
 
 
 def flavor_snapshot(flavor: Flavor | Row[Any]) -> dict[str, Any]:
@@ -170,13 +184,14 @@ class ServerBuilder:
         """Check everything, record the instances, cast the conductor."""
         if request.min_count > request.max_count:
             raise BadRequest("min_count must be <= max_count")
-        with self.runtime.store.session() as session:
-            placement = self._placement(session, ctx, request.availability_zone)
-            flavor = self._flavor(session, ctx, request.flavor_ref)
-            group = self._server_group(session, ctx, request.scheduler_hints)
-            limits = api_quota.project_limits(session, self.runtime.config, ctx.project_id or "")
+        with self.runtime.store.transaction() as connection:
+            placement = self._placement(connection, ctx, request.availability_zone)
+            flavor = self._flavor(connection, ctx, request.flavor_ref)
+            group = self._server_group(connection, ctx, request.scheduler_hints)
+            config = self.runtime.config
+            limits = api_quota.project_limits(connection, config, ctx.project_id or "")
             group_limits = (
-                api_quota.project_limits(session, self.runtime.config, group["project_id"])
+                api_quota.project_limits(connection, config, group["project_id"])
                 if group is not None and group["project_id"] != ctx.project_id
                 else limits
             )
@@ -194,9 +209,9 @@ class ServerBuilder:
             raise Forbidden(f"Maximum number of metadata items exceeds {limits['metadata_items']}")
         if request.key_name is not None:
             raise BadRequest("Invalid key_name provided.")
-        with self.runtime.store.session() as session:
+        with self.runtime.store.transaction() as connection:
             count = api_quota.allowed_instances(
-                session,
+                connection,
                 limits,
                 ctx.project_id or "",
                 flavor,
@@ -204,10 +219,10 @@ class ServerBuilder:
                 request.max_count,
             )
             if group is not None:
-                api_quota.check_server_group_members(session, group_limits, group["uuid"], count)
+                api_quota.check_server_group_members(connection, group_limits, group["uuid"], count)
             reservation_id = "r-" + _random_text(string.ascii_lowercase + string.digits, 8)
             uuids = self._record(
-                session,
+                connection,
                 ctx,
                 request,
                 _Prepared(flavor, blockdevs, group, placement, requested_networks),
@@ -239,7 +254,7 @@ class ServerBuilder:
 
     # -- checks ----------------------------------------------------------------------------
     def _placement(
-        self, session: Session, ctx: RequestContext, requested: str | None
+        self, connection: Connection, ctx: RequestContext, requested: str | None
     ) -> _Placement:
         zone, host, node = requested, None, None
         if requested and ":" in requested:
@@ -257,15 +272,15 @@ class ServerBuilder:
             raise Forbidden(
                 "Policy doesn't allow os_compute_api:servers:create:forced_host to be performed."
             )
-        if zone is not None and session.scalar(_ZONE_OPEN, {"zone": zone}) is None:
+        if zone is not None and connection.scalar(_ZONE_OPEN, {"zone": zone}) is None:
             raise BadRequest("The requested availability zone is not available")
-        if host and session.scalar(_HOST_KNOWN, {"host": host}) is None:
+        if host and connection.scalar(_HOST_KNOWN, {"host": host}) is None:
             raise BadRequest(f"Compute host {host} could not be found.")
         return _Placement(zone, [host] if host else [], [node] if node else [])
 
-    def _flavor(self, session: Session, ctx: RequestContext, ref: str) -> dict[str, Any]:
+    def _flavor(self, connection: Connection, ctx: RequestContext, ref: str) -> dict[str, Any]:
         flavor_id = _last_segment(ref)
-        flavor = flavor_row(session, flavor_id)
+        flavor = flavor_row(connection, flavor_id)
         hidden = flavor is not None and not flavor.is_public and not ctx.is_admin
         if flavor is None or flavor.disabled or hidden:
             raise BadRequest(f"Flavor {flavor_id} could not be found.")
@@ -323,12 +338,12 @@ class ServerBuilder:
         return requested
 
     def _server_group(
-        self, session: Session, ctx: RequestContext, hints: dict[str, Any]
+        self, connection: Connection, ctx: RequestContext, hints: dict[str, Any]
     ) -> dict[str, Any] | None:
         group_id = hints.get("group")
         if not group_id:
             return None
-        group = session.scalars(select(ServerGroup).where(ServerGroup.uuid == group_id)).first()
+        group = connection.execute(_SERVER_GROUP, {"uuid": group_id}).first()
         if group is None or (group.project_id != ctx.project_id and not ctx.is_admin):
             raise BadRequest(f"Instance group {group_id} could not be found.")
         return {
@@ -341,7 +356,7 @@ class ServerBuilder:
     # -- the transaction -------------------------------------------------------------------
     def _record(
         self,
-        session: Session,
+        connection: Connection,
         ctx: RequestContext,
         request: BuildRequest,
         prepared: _Prepared,
@@ -350,6 +365,7 @@ class ServerBuilder:
     ) -> list[str]:
         flavor, blockdevs, group = prepared.flavor, prepared.blockdevs, prepared.group
         now = self.runtime.clock.now()
+        store = self.runtime.store
         uuids: list[str] = []
         for index in range(count):
             uuid = new_uuid()
@@ -357,33 +373,46 @@ class ServerBuilder:
             hostname = request.hostname or _hostname(request.name)
             if count > 1:
                 hostname = f"{hostname[:59]}-{index + 1}"
-            session.add(
-                Instance(
-                    uuid=uuid,
-                    display_name=name,
-                    hostname=hostname,
-                    project_id=ctx.project_id or "",
-                    user_id=ctx.user_id or "",
-                    availability_zone=prepared.placement.zone,
-                    image_ref="" if blockdevs.is_bfv else blockdevs.root_image_id,
-                    flavor=flavor,
-                    vm_state=BUILDING,
-                    task_state=task_states.SCHEDULING,
-                    power_state=power_state.NOSTATE,
-                    metadata_=dict(request.metadata),
-                    user_data=request.user_data,
-                    reservation_id=reservation_id,
-                    launch_index=index,
-                    access_ip_v4=request.access_ip_v4,
-                    access_ip_v6=request.access_ip_v6,
-                    requested_networks=prepared.requested_networks,
-                    description=request.description,
-                )
+            state = {
+                "vm_state": BUILDING,
+                "task_state": task_states.SCHEDULING,
+                "power_state": power_state.NOSTATE,
+            }
+            connection.execute(
+                _INSERT_INSTANCE,
+                {
+                    "uuid": uuid,
+                    "display_name": name,
+                    "hostname": hostname,
+                    "project_id": ctx.project_id or "",
+                    "user_id": ctx.user_id or "",
+                    "availability_zone": prepared.placement.zone,
+                    "image_ref": "" if blockdevs.is_bfv else blockdevs.root_image_id,
+                    "flavor": flavor,
+                    **flavor_totals(flavor),
+                    **state,
+                    "metadata": dict(request.metadata),
+                    "user_data": request.user_data,
+                    "reservation_id": reservation_id,
+                    "launch_index": index,
+                    "access_ip_v4": request.access_ip_v4,
+                    "access_ip_v6": request.access_ip_v6,
+                    "requested_networks": prepared.requested_networks,
+                    "description": request.description,
+                    "created_at": now,
+                },
             )
+            store.trace_write("INSERT", "instances", instance_uuid=uuid, state=state)
             for mapping in blockdevs.mappings:
-                session.add(BDM(instance_uuid=uuid, **mapping))
+                connection.execute(
+                    _INSERT_BDM, {**mapping, "instance_uuid": uuid, "created_at": now}
+                )
+                store.trace_write("INSERT", "block_device_mappings", instance_uuid=uuid)
             if group is not None:
-                session.add(ServerGroupMember(group_uuid=group["uuid"], instance_uuid=uuid))
-            record_action(session, ctx, uuid, "create", now)
+                connection.execute(
+                    _INSERT_MEMBER, {"group_uuid": group["uuid"], "instance_uuid": uuid}
+                )
+                store.trace_write("INSERT", "server_group_members", instance_uuid=uuid)
+            record_action(connection, ctx, uuid, "create", now)
             uuids.append(uuid)
         return uuids

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from testbed.compute.models import Instance, Quota, ServerGroup, ServerGroupMember
 from testbed.config import Config
 from testbed.exceptions import QuotaExceeded
+from testbed.store.db import Transaction, core
 
 __all__ = [
     "QUOTA_RESOURCES",
@@ -74,10 +75,10 @@ _INSTANCE_USAGE = select(
 ).where(_INSTANCES.c.project_id == bindparam("project_id"), _INSTANCES.c.deleted.is_(False))
 
 
-def project_limits(session: Session, config: Config, project_id: str) -> dict[str, int]:
+def project_limits(tx: Transaction, config: Config, project_id: str) -> dict[str, int]:
     """A project's limits: defaults with its overrides."""
     limits = default_limits(config)
-    overrides = session.connection().execute(_OVERRIDES, {"project_id": project_id})
+    overrides = core(tx).execute(_OVERRIDES, {"project_id": project_id})
     for resource, hard_limit in overrides:
         if resource in limits:
             limits[resource] = hard_limit
@@ -111,11 +112,9 @@ def usages(session: Session, project_id: str) -> dict[str, int]:
     return {**instance_usages(session, project_id), "server_groups": int(groups or 0)}
 
 
-def instance_usages(session: Session, project_id: str) -> dict[str, int]:
+def instance_usages(tx: Transaction, project_id: str) -> dict[str, int]:
     """What a project's live instances use: instances, cores, ram."""
-    count, cores, ram = (
-        session.connection().execute(_INSTANCE_USAGE, {"project_id": project_id}).one()
-    )
+    count, cores, ram = core(tx).execute(_INSTANCE_USAGE, {"project_id": project_id}).one()
     return {"instances": int(count), "cores": int(cores), "ram": int(ram)}
 
 
@@ -124,7 +123,7 @@ def _headroom(limit: int, used: int) -> float:
 
 
 def allowed_instances(
-    session: Session,
+    tx: Transaction,
     limits: dict[str, int],
     project_id: str,
     flavor: dict[str, Any],
@@ -134,7 +133,7 @@ def allowed_instances(
     """How many of ``max_count`` instances of ``flavor`` fit under the project's
     ``limits`` (:func:`project_limits`); at least ``min_count`` or a 403 in Nova's words
     ("Quota exceeded for cores: Requested 4, but already used 18 of 20 cores")."""
-    used = instance_usages(session, project_id)
+    used = instance_usages(tx, project_id)
     per_instance = {
         "instances": 1,
         "cores": int(flavor.get("vcpus", 0)),
@@ -166,12 +165,12 @@ def check_server_groups(session: Session, config: Config, project_id: str) -> No
 
 
 def check_server_group_members(
-    session: Session, limits: dict[str, int], group_uuid: str, adding: int
+    tx: Transaction, limits: dict[str, int], group_uuid: str, adding: int
 ) -> None:
     """403 when ``adding`` members would pass the per-group limit (``limits``: the group
     project's, from :func:`project_limits`)."""
     limit = limits["server_group_members"]
-    members = session.scalar(
+    members = core(tx).scalar(
         select(func.count())
         .select_from(ServerGroupMember)
         .join(Instance, Instance.uuid == ServerGroupMember.instance_uuid)
