@@ -50,6 +50,12 @@ class HostFilter:
         """True if ``host`` may take the instance."""
         raise NotImplementedError
 
+    def filter_all(self, hosts: list[HostState], request: FilterRequest) -> list[HostState]:
+        """The hosts that pass, in order (Nova's ``filter_all``).  Filters every request
+        runs override it with one comprehension: a call per host and filter is most of
+        the scheduler's time over a hundred hosts."""
+        return [host for host in hosts if self.host_passes(host, request)]
+
 
 class AvailabilityZoneFilter(HostFilter):
     """The host is in the requested availability zone (if one was requested)."""
@@ -74,6 +80,9 @@ class ComputeFilter(HostFilter):
     def host_passes(self, host: HostState, request: FilterRequest) -> bool:
         return host.service_up and not host.service_disabled
 
+    def filter_all(self, hosts: list[HostState], request: FilterRequest) -> list[HostState]:
+        return [host for host in hosts if host.service_up and not host.service_disabled]
+
 
 class ResourceFilter(HostFilter):
     """vCPU, RAM and disk fit under the host's allocation ratios (placement's check)."""
@@ -82,6 +91,19 @@ class ResourceFilter(HostFilter):
 
     def host_passes(self, host: HostState, request: FilterRequest) -> bool:
         return host.fits(request.want)
+
+    def filter_all(self, hosts: list[HostState], request: FilterRequest) -> list[HostState]:
+        vcpus, memory_mb, disk_gb = request.want.vcpus, request.want.memory_mb, request.want.disk_gb
+        return [  # HostState.fits, inlined
+            h
+            for h in hosts
+            if vcpus <= h.vcpus
+            and memory_mb <= h.memory_mb
+            and disk_gb <= h.local_gb
+            and h.vcpus_used + vcpus <= h.vcpus * h.cpu_allocation_ratio
+            and h.memory_mb_used + memory_mb <= h.memory_mb * h.ram_allocation_ratio
+            and h.local_gb_used + disk_gb <= h.local_gb * h.disk_allocation_ratio
+        ]
 
 
 class ServerGroupAntiAffinityFilter(HostFilter):

@@ -83,10 +83,10 @@ class SchedulerManager:
                         and (not forced_nodes or h.node in forced_nodes)
                     ]
                 else:
-                    active = [f for f in self.filters if f.applies(request)]
-                    candidates = [
-                        h for h in hosts if all(f.host_passes(h, request) for f in active)
-                    ]
+                    candidates = hosts
+                    for host_filter in self.filters:
+                        if candidates and host_filter.applies(request):
+                            candidates = host_filter.filter_all(candidates, request)
                 # moves: never the hosts to ignore (the source); only the requested one
                 ignored = set(_as_list(request_spec.get("ignore_hosts")))
                 requested = _as_list(request_spec.get("requested_destination"))

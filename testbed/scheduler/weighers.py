@@ -36,6 +36,11 @@ class Weigher:
         """The unnormalised weight of ``host``."""
         raise NotImplementedError
 
+    def raw_all(self, hosts: list[HostState], request: FilterRequest) -> list[float]:
+        """The unnormalised weights of ``hosts`` (Nova's ``weigh_objects``); the weighers
+        every request runs override it with one comprehension."""
+        return [self.raw(host, request) for host in hosts]
+
 
 class RAMWeigher(Weigher):
     """Free physical RAM."""
@@ -45,6 +50,9 @@ class RAMWeigher(Weigher):
 
     def raw(self, host: HostState, request: FilterRequest) -> float:
         return float(host.free_ram_mb)
+
+    def raw_all(self, hosts: list[HostState], request: FilterRequest) -> list[float]:
+        return [float(h.memory_mb - h.memory_mb_used) for h in hosts]
 
 
 class CPUWeigher(Weigher):
@@ -56,6 +64,9 @@ class CPUWeigher(Weigher):
     def raw(self, host: HostState, request: FilterRequest) -> float:
         return host.vcpus_free
 
+    def raw_all(self, hosts: list[HostState], request: FilterRequest) -> list[float]:
+        return [h.vcpus * h.cpu_allocation_ratio - h.vcpus_used for h in hosts]
+
 
 class DiskWeigher(Weigher):
     """Free local disk."""
@@ -65,6 +76,9 @@ class DiskWeigher(Weigher):
 
     def raw(self, host: HostState, request: FilterRequest) -> float:
         return float(host.free_disk_mb)
+
+    def raw_all(self, hosts: list[HostState], request: FilterRequest) -> list[float]:
+        return [float((h.local_gb - h.local_gb_used) * 1024) for h in hosts]
 
 
 class ServerGroupSoftAffinityWeigher(Weigher):
@@ -135,7 +149,7 @@ def weigh(
     for weigher in weighers:
         if not weigher.multiplier or not weigher.applies(request):
             continue
-        normalized = _normalize([weigher.raw(h, request) for h in hosts])
+        normalized = _normalize(weigher.raw_all(hosts, request))
         for i, value in enumerate(normalized):
             totals[i] += weigher.multiplier * value
     order = sorted(range(len(hosts)), key=lambda i: -totals[i])
