@@ -23,6 +23,7 @@ outcome is a ``log`` trace event with Nova's warning.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
@@ -233,8 +234,8 @@ class PowerSync:
         waiting for the task to end."""
         ctx = RequestContext.admin()
         with service_scope(f"compute:{self.host}", ctx):
-            inst = self.manager.records.load(uuid)
-            if inst is None or self._nothing_to_sync(inst, vm_power_state):
+            states = self.manager.records.states(uuid)
+            if states is None or self._nothing_to_sync(states, vm_power_state):
                 return
             with self.manager.locks.hold(uuid):
                 inst = self.manager.records.load(uuid)
@@ -249,7 +250,7 @@ class PowerSync:
             if start is not None:
                 start()
 
-    def _nothing_to_sync(self, inst: dict[str, Any], vm_power_state: int) -> bool:
+    def _nothing_to_sync(self, inst: Mapping[str, Any], vm_power_state: int) -> bool:
         """Whether :meth:`sync_instance_power_state` would change and log nothing: the
         instance is elsewhere or busy (a task owns its states; the task's own steps
         record the power state), or its record already agrees.  Every boot, stop and

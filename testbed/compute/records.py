@@ -110,6 +110,9 @@ _ROW = select(*(column.label(name) for name, column in _COLUMNS.items())).where(
     _INSTANCES.c.uuid == bindparam("uuid")
 )
 _ROW_FOR_UPDATE = _ROW.with_for_update()
+_STATES = select(
+    _INSTANCES.c.host, _INSTANCES.c.vm_state, _INSTANCES.c.task_state, _INSTANCES.c.power_state
+).where(_INSTANCES.c.uuid == bindparam("uuid"))
 _BDM = cast(Table, BlockDeviceMapping.__table__).c
 _BDM_ROWS = (
     select(
@@ -261,6 +264,13 @@ class InstanceRecords:
         """The instance (deleted ones too), or None."""
         with self.runtime.store.transaction() as connection:
             return read_instance(connection, uuid)
+
+    def states(self, uuid: str) -> dict[str, Any] | None:
+        """The instance's ``host``, ``vm_state``, ``task_state`` and ``power_state`` (deleted
+        ones too), or None: a cheap first look for what may have nothing to do."""
+        with self.runtime.store.transaction() as connection:
+            found = connection.execute(_STATES, {"uuid": uuid}).mappings().first()
+        return dict(found) if found is not None else None
 
     def record_event(self, ctx: RequestContext, uuid: str, event: Event) -> None:
         """Record an action event without touching the instance."""
