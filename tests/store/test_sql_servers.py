@@ -1,6 +1,6 @@
 """The store on real SQL servers (PostgreSQL, MariaDB): the models, JSON columns, clock
-timestamps, constraints, conditional updates racing from two threads, and the single
-statements that record instance action events."""
+timestamps, constraints, conditional updates racing from two threads, Core transactions,
+and the single statements that record instance action events."""
 
 from __future__ import annotations
 
@@ -190,16 +190,32 @@ def test_the_created_schema_matches_the_models(database: str):
     assert pending_changes(database) == []
 
 
-def test_action_events_open_close_and_fail_their_action(store: Store):
+def test_a_core_transaction_commits_rolls_back_and_knows_its_store(store: Store):
+    uuid_ = new_instance(store, vm_state="active")
+    started = update(Instance).where(Instance.uuid == uuid_).values(task_state="rebooting")
+    with pytest.raises(RuntimeError), store.transaction() as connection:
+        assert Store.of(connection) is store
+        connection.execute(started)
+        raise RuntimeError("the step failed")
+    with store.transaction() as connection:
+        assert connection.scalar(select(Instance.task_state).where(Instance.uuid == uuid_)) is None
+        connection.execute(started)
+    with store.session() as s:
+        assert s.scalar(select(Instance.task_state).where(Instance.uuid == uuid_)) == "rebooting"
+
+
+@pytest.mark.parametrize("opener", ["session", "transaction"])
+def test_action_events_open_close_and_fail_their_action(store: Store, opener: str):
     uuid_ = new_instance(store, vm_state="active")
     ctx = RequestContext(user_id="u1", project_id="p1", request_id="req-" + uuid_[:8])
-    with store.session() as s:
-        record_action(s, ctx, uuid_, "live-migration", NOW)
-        start_event(s, uuid_, ctx.request_id, "compute_a", now=NOW, host="h1")
-    with store.session() as s:
-        finish_event(s, uuid_, ctx.request_id, "compute_a", now=NOW + 1, result=SUCCESS)
-        finish_event(s, uuid_, ctx.request_id, "compute_b", now=NOW + 2, result=ERROR, host="h2")
-        start_event(s, uuid_, "req-unknown", "compute_c", now=NOW, host="h1")  # no action
+    transaction = store.session if opener == "session" else store.transaction
+    with transaction() as tx:
+        record_action(tx, ctx, uuid_, "live-migration", NOW)
+        start_event(tx, uuid_, ctx.request_id, "compute_a", now=NOW, host="h1")
+    with transaction() as tx:
+        finish_event(tx, uuid_, ctx.request_id, "compute_a", now=NOW + 1, result=SUCCESS)
+        finish_event(tx, uuid_, ctx.request_id, "compute_b", now=NOW + 2, result=ERROR, host="h2")
+        start_event(tx, uuid_, "req-unknown", "compute_c", now=NOW, host="h1")  # no action
     with store.session() as s:
         action = s.scalars(
             select(InstanceAction).where(InstanceAction.instance_uuid == uuid_)
