@@ -38,6 +38,9 @@ class LibvirtColdMigrationMixin(ComputeDriver):
     def conn(self) -> Any:  # pragma: no cover - overridden
         raise NotImplementedError
 
+    def host_cpu_info(self) -> dict[str, Any]:  # pragma: no cover - overridden
+        raise NotImplementedError
+
     def _domain(self, instance: dict[str, Any]) -> Any:  # pragma: no cover - overridden
         raise NotImplementedError
 

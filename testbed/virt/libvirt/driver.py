@@ -12,7 +12,6 @@ guest's heartbeat).  Nothing here knows which backend it runs on.
 from __future__ import annotations
 
 import logging
-import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from typing import Any, ClassVar
 
@@ -78,6 +77,13 @@ class LibvirtDriver(LibvirtMigrationMixin, ComputeDriver):
         except self.libvirt.libvirtError as exc:
             raise self._error(exc) from exc
 
+    def host_cpu_info(self) -> dict[str, Any]:
+        """The host CPU from its capabilities (arch, model, vendor, topology, features)."""
+        try:
+            return self._host_connection.cpu_info()
+        except self.libvirt.libvirtError as exc:
+            raise self._error(exc) from exc
+
     def _domain(self, instance: dict[str, Any]) -> Any:
         try:
             return self.conn.lookupByUUIDString(instance["uuid"])
@@ -110,7 +116,7 @@ class LibvirtDriver(LibvirtMigrationMixin, ComputeDriver):
         """Capacity from ``getInfo``/``getCapabilities``; local disk from the topology."""
         conn = self.conn
         info = conn.getInfo()
-        cpu_info = _cpu_info(conn.getCapabilities())
+        cpu_info = self.host_cpu_info()
         try:
             local_gb = self.backend.host_spec(self.host).disk_gb
         except KeyError:
@@ -454,25 +460,3 @@ def _volume_disk(connection_info: dict[str, Any], mountpoint: str | None) -> Gue
     return GuestDisk(
         str(path), target, driver_type="raw", serial=str(data.get("volume_id") or target)
     )
-
-
-def _cpu_info(capabilities_xml: str) -> dict[str, Any]:
-    """arch, model, vendor and topology of the host CPU from the capabilities XML."""
-    try:
-        cpu = ET.fromstring(capabilities_xml).find("./host/cpu")
-    except ET.ParseError:
-        cpu = None
-    if cpu is None:
-        return {"arch": "x86_64"}
-    topology = cpu.find("topology")
-    return {
-        "arch": (cpu.findtext("arch") or "x86_64").strip(),
-        "model": (cpu.findtext("model") or "").strip(),
-        "vendor": (cpu.findtext("vendor") or "").strip(),
-        "topology": {
-            k: int(v)
-            for k, v in (topology.attrib if topology is not None else {}).items()
-            if v.isdigit()
-        },
-        "features": sorted(f.get("name", "") for f in cpu.findall("feature")),
-    }

@@ -1,5 +1,5 @@
 """The connection to one host's libvirtd (Nova's ``virt/libvirt/host.py``, the part that
-keeps ``Host.get_connection`` working).
+keeps ``Host.get_connection`` working, and its cache of the host's capabilities).
 
 The connection is opened on first use and reopened when it is no longer alive (libvirtd
 restarted, the host came back from a crash).  Opening happens outside the lock: an open
@@ -10,12 +10,14 @@ the one that loses the race closes its spare.
 
 from __future__ import annotations
 
+import copy
 import logging
 import threading
+import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["HostConnection"]
+__all__ = ["HostConnection", "cpu_info_of"]
 
 LOG = logging.getLogger(__name__)
 
@@ -29,6 +31,7 @@ class HostConnection:
         self.uri = uri
         self._conn: Any = None
         self._lock = threading.Lock()
+        self._cpu_info: tuple[Any, dict[str, Any]] | None = None
 
     def get(self) -> Any:
         """The connection, (re)opened if it is not alive; libvirt's error if it cannot be."""
@@ -44,6 +47,17 @@ class HostConnection:
             self._close_quietly(opened)
         return current
 
+    def cpu_info(self) -> dict[str, Any]:
+        """The host CPU (:func:`cpu_info_of`), parsed once per connection as Nova's
+        ``Host.get_capabilities`` keeps what it parsed: every live migration's
+        destination check looks at it.  A reopened connection is asked again."""
+        conn = self.get()
+        cached = self._cpu_info
+        if cached is None or cached[0] is not conn:
+            cached = (conn, cpu_info_of(conn.getCapabilities()))
+            self._cpu_info = cached
+        return copy.deepcopy(cached[1])
+
     def _alive(self, conn: Any) -> bool:
         try:
             return bool(conn.isAlive())
@@ -55,3 +69,25 @@ class HostConnection:
             conn.close()
         except self.libvirt.libvirtError as exc:
             LOG.debug("closing a spare connection to %s: %s", self.uri(), exc)
+
+
+def cpu_info_of(capabilities_xml: str) -> dict[str, Any]:
+    """arch, model, vendor and topology of the host CPU from the capabilities XML."""
+    try:
+        cpu = ET.fromstring(capabilities_xml).find("./host/cpu")
+    except ET.ParseError:
+        cpu = None
+    if cpu is None:
+        return {"arch": "x86_64"}
+    topology = cpu.find("topology")
+    return {
+        "arch": (cpu.findtext("arch") or "x86_64").strip(),
+        "model": (cpu.findtext("model") or "").strip(),
+        "vendor": (cpu.findtext("vendor") or "").strip(),
+        "topology": {
+            k: int(v)
+            for k, v in (topology.attrib if topology is not None else {}).items()
+            if v.isdigit()
+        },
+        "features": sorted(f.get("name", "") for f in cpu.findall("feature")),
+    }

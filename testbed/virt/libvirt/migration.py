@@ -83,7 +83,7 @@ class LibvirtMigrationMixin(LibvirtColdMigrationMixin):
     ) -> dict[str, Any]:
         """Destination side: the CPU must offer what the source's does; leaves a probe
         file in the instances directory for the source to look for."""
-        mine = self._host_cpu_info()
+        mine = self.host_cpu_info()
         if src_cpu_info and not _cpu_compatible(src_cpu_info, mine):
             raise MigrationPreCheckFailed(
                 reason=(
@@ -138,14 +138,6 @@ class LibvirtMigrationMixin(LibvirtColdMigrationMixin):
             "has_volumes": bool(volumes),
             "local_disks": local,
         }
-
-    def _host_cpu_info(self) -> dict[str, Any]:
-        from testbed.virt.libvirt.driver import _cpu_info
-
-        try:
-            return _cpu_info(self.conn.getCapabilities())
-        except self.libvirt.libvirtError as exc:
-            raise self._error(exc) from exc
 
     # -- live migration: the move -------------------------------------------------------------
     @driver_call
