@@ -171,6 +171,23 @@ def test_available_resource_reports_the_host(driver: LibvirtDriver) -> None:
     assert res["cpu_info"]["arch"] == "x86_64" and res["cpu_info"]["model"] == "Skylake-Client"
 
 
+def test_the_host_cpu_is_read_again_after_a_reconnect_and_callers_get_copies(
+    driver: LibvirtDriver, backend: FakeBackend
+) -> None:
+    first = driver.host_cpu_info()
+    assert first["model"] == "Skylake-Client"
+    first["features"].append("not-a-feature")
+    first["model"] = "changed by the caller"
+    assert driver.host_cpu_info()["model"] == "Skylake-Client"
+    assert "not-a-feature" not in driver.host_cpu_info()["features"]
+    backend.crash_host("h1")
+    with pytest.raises(HypervisorError):
+        driver.host_cpu_info()
+    backend.recover_host("h1")
+    assert driver.host_cpu_info() == driver.get_available_resource()["cpu_info"]
+    assert driver.host_cpu_info()["model"] == "Skylake-Client"
+
+
 def test_every_driver_call_is_a_driver_trace_event(
     driver: LibvirtDriver, vrt: Runtime, instance: dict[str, Any]
 ) -> None:
