@@ -22,7 +22,7 @@ from sqlalchemy import Connection, Row, Table, bindparam, insert, select
 from testbed.compute import api_quota
 from testbed.compute.api import record_action
 from testbed.compute.api_blockdev import BlockDevicePlan, plan_block_devices
-from testbed.compute.api_hosts import COMPUTE_BINARY
+from testbed.compute.api_hosts import COMPUTE_BINARY, compute_host_exists
 from testbed.compute.models import BlockDeviceMapping as BDM
 from testbed.compute.models import (
     Flavor,
@@ -79,11 +79,15 @@ class BuildResult:
     admin_password: str
 
 
-_COMPUTES = select(Service.id).where(Service.binary == COMPUTE_BINARY).limit(1)
-_ZONE_OPEN = _COMPUTES.where(
-    Service.availability_zone == bindparam("zone"), Service.disabled.is_(False)
+_ZONE_OPEN = (
+    select(Service.id)
+    .where(
+        Service.binary == COMPUTE_BINARY,
+        Service.availability_zone == bindparam("zone"),
+        Service.disabled.is_(False),
+    )
+    .limit(1)
 )
-_HOST_KNOWN = _COMPUTES.where(Service.host == bindparam("host"))
 _FLAVORS = cast(Table, Flavor.__table__)
 _GROUPS = cast(Table, ServerGroup.__table__).c
 _SERVER_GROUP = select(_GROUPS.uuid, _GROUPS.policy, _GROUPS.rules, _GROUPS.project_id).where(
@@ -274,7 +278,7 @@ class ServerBuilder:
             )
         if zone is not None and connection.scalar(_ZONE_OPEN, {"zone": zone}) is None:
             raise BadRequest("The requested availability zone is not available")
-        if host and connection.scalar(_HOST_KNOWN, {"host": host}) is None:
+        if host and not compute_host_exists(connection, host):
             raise BadRequest(f"Compute host {host} could not be found.")
         return _Placement(zone, [host] if host else [], [node] if node else [])
 
