@@ -62,6 +62,8 @@ class Store:
         # SQLite allows one writer at a time, so its sessions take turns under one lock, on
         # one connection held for the store's life: checking a connection out of the pool
         # and back in (with its reset) cost more than a short transaction itself.
+        # Connections know their store (see :meth:`of`).
+        event.listen(self.engine, "connect", self._own_connection)
         self._connection: Connection | None = None
         bind: Engine | Connection = self.engine
         if url.startswith("sqlite"):
@@ -70,10 +72,6 @@ class Store:
         else:
             self._lock = contextlib.nullcontext()
         self._sessions = sessionmaker(bind, expire_on_commit=False, info={"store": self})
-        # Connections know their store too (see :meth:`of`).
-        event.listen(self.engine, "connect", self._own_connection)
-        if self._connection is not None:
-            self._connection.info["store"] = self
         event.listen(self._sessions, "before_flush", self._before_flush)
 
     @staticmethod
