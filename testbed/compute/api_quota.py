@@ -62,7 +62,7 @@ def default_limits(config: Config) -> dict[str, int]:
     }
 
 
-# Every create reads both (statements built once, executed on the session's connection).
+# Every create reads both (statements built once, executed on the caller's transaction).
 _QUOTAS = cast(Table, Quota.__table__)
 _INSTANCES = cast(Table, Instance.__table__)
 _OVERRIDES = select(_QUOTAS.c.resource, _QUOTAS.c.hard_limit).where(

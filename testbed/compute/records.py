@@ -113,7 +113,8 @@ _ROW_FOR_UPDATE = _ROW.with_for_update()
 _STATES = select(
     _INSTANCES.c.host, _INSTANCES.c.vm_state, _INSTANCES.c.task_state, _INSTANCES.c.power_state
 ).where(_INSTANCES.c.uuid == bindparam("uuid"))
-_BDM = cast(Table, BlockDeviceMapping.__table__).c
+_BDMS = cast(Table, BlockDeviceMapping.__table__)
+_BDM = _BDMS.c
 _BDM_ROWS = (
     select(
         *(prop.columns[0].label(prop.key) for prop in BlockDeviceMapping.__mapper__.column_attrs)
@@ -128,10 +129,7 @@ _PURGE = tuple(
         .where(table.c.instance_uuid == bindparam("uuid"))
         .execution_options(preserve_rowcount=True),
     )
-    for table in (
-        cast(Table, BlockDeviceMapping.__table__),
-        cast(Table, ServerGroupMember.__table__),
-    )
+    for table in (_BDMS, cast(Table, ServerGroupMember.__table__))
 )
 
 

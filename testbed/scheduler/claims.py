@@ -52,7 +52,8 @@ def resources_from_spec(request_spec: dict[str, Any]) -> Resources:
 
 _NODES = cast(Table, ComputeNode.__table__)
 _NODE = _NODES.c
-_ALLOC = cast(Table, Allocation.__table__).c
+_ALLOCATIONS = cast(Table, Allocation.__table__)
+_ALLOC = _ALLOCATIONS.c
 
 # Built once: SQLAlchemy then reuses the compiled statement for every claim.
 _EXISTING = select(_ALLOC.id).where(
@@ -77,7 +78,6 @@ _CLAIM = (
         local_gb_used=_NODE.local_gb_used + bindparam("want_disk_gb"),
     )
 )
-_ALLOCATIONS = cast(Table, Allocation.__table__)
 _INSERT_ALLOCATION = insert(_ALLOCATIONS)
 _CONSUMER = select(
     _ALLOC.id, _ALLOC.node_uuid, _ALLOC.host, _ALLOC.vcpus, _ALLOC.memory_mb, _ALLOC.disk_gb
